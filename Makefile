@@ -1,0 +1,78 @@
+# Every command of the project. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+export PYTHONPATH := $(CURDIR)
+SERVICES := user_svc product_svc order_svc cart_svc gateway_svc
+# PostgreSQL and Redis the tests use (a real server; never mocked).
+export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: help install run test lint fmt proto requirements dashboards bench load up down clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(PY) requirements/dev.txt shopkit/pyproject.toml
+	$(PY) -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --python $(PY) --quiet -r requirements/dev.txt
+	$(BIN)/uv pip install --python $(PY) --quiet --no-deps -e ./shopkit --config-settings editable_mode=compat
+	touch $@
+
+shopkit/src/shop/.generated: $(VENV)/.installed $(shell find proto -name '*.proto')
+	$(PY) tools/gen_proto.py
+	touch $@
+
+install: $(VENV)/.installed shopkit/src/shop/.generated ## Create the virtualenv, install pinned dependencies, generate gRPC stubs
+
+proto: ## Regenerate gRPC stubs from proto/
+	$(PY) tools/gen_proto.py
+	touch shopkit/src/shop/.generated
+
+run: install ## Run the whole shop locally: SQLite, embedded Kafka, every process (Ctrl-C stops)
+	$(PY) -m tools.shoprun
+
+test: install ## Every service's suite (PostgreSQL, Redis), then infra checks and end-to-end tests
+	$(PY) -m tools.testall
+
+lint: install ## ruff (lint + format check), mypy per service, migrations check, secret scan
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	PYTHONPATH=$(CURDIR):$(CURDIR)/shopkit DJANGO_SETTINGS_MODULE=shopkit_tests.settings $(BIN)/mypy shopkit/src/shopkit tools
+	@for svc in $(SERVICES); do echo "mypy $$svc"; DJANGO_SETTINGS_MODULE=$$svc.settings $(BIN)/mypy $$svc || exit 1; done
+	@for svc in user_svc product_svc order_svc cart_svc; do $(PY) $$svc/manage.py makemigrations --check --dry-run >/dev/null || { echo "missing migrations in $$svc"; exit 1; }; done
+	$(BIN)/detect-secrets-hook --baseline .secrets.baseline $$(git ls-files | grep -v '^requirements/')
+
+fmt: install ## Format and auto-fix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+requirements: ## Re-pin requirements/*.txt from the .in files
+	$(BIN)/uv pip compile --python-version 3.11 --quiet requirements/base.in -o requirements/base.txt
+	$(BIN)/uv pip compile --python-version 3.11 --quiet requirements/dev.in -o requirements/dev.txt
+
+bench: install ## Benchmarks, side by side; writes docs/BENCHMARKS.md
+	$(PY) -m bench.run
+
+load: install ## Headless Locust load against a running shop (make run first)
+	$(BIN)/locust -f bench/locustfile.py --headless --users $${USERS:-20} --spawn-rate 5 --run-time $${RUN_TIME:-60s} --host $${HOST:-http://127.0.0.1:3000}
+
+dashboards: install ## Regenerate grafana/dashboards/*.json from grafana/generate_dashboards.py
+	$(PY) grafana/generate_dashboards.py
+
+up: ## The full stack in Docker (needs a Docker engine): compose/.env and compose/secrets/ first (see compose/.env.example)
+	@test -f compose/.env || { echo "copy compose/.env.example to compose/.env and set every secret"; exit 1; }
+	@test -f compose/secrets/jwt_private.pem || { echo "create compose/secrets/jwt_private.pem (see the header of compose/docker-compose.yml)"; exit 1; }
+	docker compose --env-file compose/.env -f compose/docker-compose.yml up -d --build
+
+down: ## Stop the full stack
+	docker compose --env-file compose/.env -f compose/docker-compose.yml down
+
+clean: ## Remove local data (var/) and the virtualenv
+	rm -rf var $(VENV) shopkit/src/shop

@@ -1,0 +1,1 @@
+"""Carts: one cart per customer, its lines, and the services that keep them honest against products."""

@@ -1,0 +1,22 @@
+"""Prometheus metrics of the gateway: upstream calls by outcome and latency, rate-limit rejections."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+UPSTREAM_REQUESTS = Counter(
+    "shop_gateway_upstream_requests_total",
+    "Calls from the gateway to a downstream service, by outcome.",
+    ["upstream", "outcome"],
+)
+UPSTREAM_DURATION = Histogram(
+    "shop_gateway_upstream_duration_seconds",
+    "Time the gateway waited for a downstream service (every attempt, including failures).",
+    ["upstream"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+RATE_LIMITED = Counter(
+    "shop_gateway_rate_limited_total",
+    "Requests the gateway refused with 429, by limit.",
+    ["scope"],
+)

@@ -1,0 +1,250 @@
+"""Request and response shapes of the public API: requests are bounded here, before any downstream call."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from ninja import Schema
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+
+MONEY_PATTERN = r"^-?\d+(\.\d+)?$"
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+# Visible ASCII only: the key is forwarded as a header and stored by orders.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
+
+
+def absent() -> Any:
+    """An optional field that is not nullable: left out it is not forwarded, null is refused."""
+    return Field(default=None)
+
+
+def _valid_email(value: str) -> str:
+    try:
+        validate_email(value)
+    except DjangoValidationError as exc:
+        raise ValueError("Enter a valid e-mail address.") from exc
+    return value
+
+
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=254),
+    AfterValidator(_valid_email),
+    Field(json_schema_extra={"format": "email"}),
+]
+Name = Annotated[str, StringConstraints(max_length=150)]
+NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+AnyPassword = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+RefreshToken = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+Slug = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=SLUG_PATTERN)]
+Price = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
+Stock = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
+Quantity = Annotated[int, Field(ge=1, le=99, strict=True)]
+Money = Annotated[str, Field(pattern=MONEY_PATTERN, examples=["19.99"])]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Ordering = Literal["price", "-price", "name", "-name", "created_at", "-created_at"]
+
+
+class Problem(Schema):
+    """RFC 9457 problem details; some problems add fields (`errors`, `product_id`, `available`, `checks`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    trace_id: str
+    errors: dict[str, Any] | None = None
+
+
+# -- accounts -------------------------------------------------------------------------------------
+class RegisterIn(Schema):
+    email: Email
+    password: NewPassword
+    first_name: Name = ""
+    last_name: Name = ""
+
+
+class LoginIn(Schema):
+    email: Email
+    password: AnyPassword
+
+
+class RefreshIn(Schema):
+    refresh: RefreshToken
+
+
+class TokenPairOut(Schema):
+    access: str
+    refresh: str
+    token_type: str
+    expires_in: int
+
+
+class UserOut(Schema):
+    id: uuid.UUID
+    email: str
+    first_name: str
+    last_name: str
+    is_staff: bool
+    date_joined: datetime
+
+
+class ProfilePatchIn(Schema):
+    first_name: Name = absent()
+    last_name: Name = absent()
+
+
+class PasswordChangeIn(Schema):
+    current_password: AnyPassword
+    new_password: NewPassword
+
+
+# -- catalog --------------------------------------------------------------------------------------
+class CategoryOut(Schema):
+    id: uuid.UUID
+    slug: str
+    name: str
+    description: str = ""
+
+
+class CategoryListOut(Schema):
+    items: list[CategoryOut]
+    count: int
+
+
+class CategoryRefOut(Schema):
+    id: uuid.UUID
+    slug: str
+    name: str
+
+
+class ProductOut(Schema):
+    id: uuid.UUID
+    sku: str
+    name: str
+    slug: str
+    description: str
+    price: Money
+    currency: str
+    stock: int
+    active: bool
+    category: CategoryRefOut
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductListOut(Schema):
+    items: list[ProductOut]
+    count: int
+    page: int
+    page_size: int
+
+
+class Pagination(Schema):
+    page: int = Field(default=1, ge=1, le=100_000)
+    page_size: int = Field(default=20, ge=1, le=100)
+
+
+class ProductFilters(Pagination):
+    category: Slug | None = None
+    min_price: Price | None = None
+    max_price: Price | None = None
+    in_stock: bool | None = None
+    search: Annotated[str, StringConstraints(max_length=100)] | None = None
+    ordering: Ordering | None = None
+
+    def as_params(self) -> dict[str, str]:
+        params: dict[str, str] = {}
+        for name, value in self.model_dump(exclude_none=True).items():
+            params[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return params
+
+
+class ProductCreateIn(Schema):
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    slug: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=SLUG_PATTERN)] = absent()
+    description: Annotated[str, StringConstraints(max_length=5000)] = absent()
+    price: Price
+    currency: Currency = absent()
+    stock: Stock
+    active: bool = absent()
+    category: Slug
+
+
+class ProductPatchIn(Schema):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] = absent()
+    description: Annotated[str, StringConstraints(max_length=5000)] = absent()
+    price: Price = absent()
+    stock: Stock = absent()
+    active: bool = absent()
+    category: Slug = absent()
+
+
+# -- cart -----------------------------------------------------------------------------------------
+class CartItemIn(Schema):
+    product_id: uuid.UUID
+    quantity: Quantity
+
+
+class CartQuantityIn(Schema):
+    quantity: Quantity
+
+
+class LineOut(Schema):
+    product_id: uuid.UUID
+    name: str
+    quantity: int
+    unit_price: Money
+    line_total: Money
+
+
+class CartOut(Schema):
+    lines: list[LineOut]
+    total: Money
+    currency: str
+
+
+# -- orders ---------------------------------------------------------------------------------------
+class OrderHistoryOut(Schema):
+    status: str
+    at: datetime
+    note: str
+
+
+class OrderOut(Schema):
+    id: uuid.UUID
+    status: Literal["pending", "confirmed", "cancelled", "failed"]
+    lines: list[LineOut]
+    total: Money
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+    history: list[OrderHistoryOut]
+
+
+class OrderListOut(Schema):
+    items: list[OrderOut]
+    count: int
+    page: int
+    page_size: int
+
+
+# -- health ---------------------------------------------------------------------------------------
+class HealthOut(Schema):
+    status: Literal["ok"]
+    service: str
+    checks: dict[str, str]
+
+
+def json_body(payload: Schema) -> dict[str, Any]:
+    """What the gateway forwards: only the fields the caller set, validated, money as decimal strings."""
+    body: dict[str, Any] = payload.model_dump(mode="json", exclude_unset=True)
+    return body

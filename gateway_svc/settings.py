@@ -1,0 +1,83 @@
+"""Settings of the gateway service: the shared platform settings minus the database and admin, plus routing."""
+
+from shopkit.base_settings import *  # noqa: F403
+from shopkit.base_settings import SHOP_METRICS_ENABLED
+from shopkit.settings import cache, env
+
+SERVICE_NAME = "gateway"
+SERVICE_PORT = 3000
+ROOT_URLCONF = "gateway_svc.urls"
+WSGI_APPLICATION = "gateway_svc.wsgi.application"
+ASGI_APPLICATION = "gateway_svc.asgi.application"
+
+# Stateless: no database, no admin, no sessions. auth and contenttypes stay installed only because
+# DRF (imported by shopkit.problems) imports their modules; nothing here ever queries them.
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django_prometheus",
+    "django_structlog",
+    "corsheaders",
+    "shopkit",
+]
+DATABASES: dict[str, dict[str, object]] = {}
+CACHES = {"default": cache("gateway")}
+
+# Every middleware here is async-capable, so a request never hops to Django's one sync thread
+# (whitenoise, sessions, auth, CSRF and messages are left out: the gateway serves JSON only).
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "shopkit.middleware.TraceIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "gateway_svc.middleware.BodyLimitMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
+    "shopkit.problems.ProblemMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+if not SHOP_METRICS_ENABLED:
+    MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("django_prometheus.")]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    },
+]
+
+# Downstream services (docs/contracts.md); each serves the public paths under /api/.
+USERS_URL = env.str("USERS_URL", default="http://127.0.0.1:5000")
+PRODUCTS_URL = env.str("PRODUCTS_URL", default="http://127.0.0.1:5001")
+ORDERS_URL = env.str("ORDERS_URL", default="http://127.0.0.1:5002")
+CARTS_URL = env.str("CARTS_URL", default="http://127.0.0.1:5003")
+UPSTREAM_CONNECT_TIMEOUT_SECONDS = env.float("UPSTREAM_CONNECT_TIMEOUT_SECONDS", default=1.0)
+UPSTREAM_TIMEOUT_SECONDS = env.float("UPSTREAM_TIMEOUT_SECONDS", default=3.0)
+UPSTREAM_MAX_CONNECTIONS = env.int("UPSTREAM_MAX_CONNECTIONS", default=100)
+UPSTREAM_MAX_KEEPALIVE = env.int("UPSTREAM_MAX_KEEPALIVE", default=20)
+# Idempotent GETs are retried on connection errors only (never on timeouts: the work may be running).
+UPSTREAM_GET_ATTEMPTS = env.int("UPSTREAM_GET_ATTEMPTS", default=3)
+UPSTREAM_HEALTH_TIMEOUT_SECONDS = env.float("UPSTREAM_HEALTH_TIMEOUT_SECONDS", default=1.0)
+# A circuit per upstream: opens after this many consecutive failures, tries again after the reset timeout.
+CIRCUIT_FAIL_MAX = env.int("CIRCUIT_FAIL_MAX", default=5)
+CIRCUIT_RESET_SECONDS = env.float("CIRCUIT_RESET_SECONDS", default=10.0)
+
+# Rate limits ("<n>/<s|m|h|d>"; "" turns one off). Counters live in the default cache (Redis in the
+# full stack); when the cache is unreachable the gateway fails open and logs it.
+RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
+RATE_LIMIT_LOGIN = env.str("RATE_LIMIT_LOGIN", default="10/m")
+RATE_LIMIT_LOGIN_ACCOUNT = env.str("RATE_LIMIT_LOGIN_ACCOUNT", default="5/m")
+RATE_LIMIT_REGISTER = env.str("RATE_LIMIT_REGISTER", default="5/m")
+RATE_LIMIT_REFRESH = env.str("RATE_LIMIT_REFRESH", default="30/m")
+RATE_LIMIT_CHECKOUT = env.str("RATE_LIMIT_CHECKOUT", default="10/m")
+RATE_LIMIT_DEFAULT = env.str("RATE_LIMIT_DEFAULT", default="300/m")
+RATELIMIT_ENABLE = RATE_LIMIT_ENABLED
+RATELIMIT_FAIL_OPEN = True
+
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "idempotency-key", "x-request-id"]
+CORS_EXPOSE_HEADERS = ["X-Trace-Id", "Retry-After"]
+CORS_URLS_REGEX = r"^/api/.*$"

@@ -1,0 +1,172 @@
+"""Input is bounded at the gateway: bad input is a 400 (or 404, 413) problem and never reaches a service."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from gateway_svc.tests.conftest import Gateway
+from gateway_svc.tests.stubs import StubUpstream, assert_problem
+
+PRODUCT = str(uuid.uuid4())
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "/api/auth/register", {"email": "not-an-email", "password": "long-enough-1"}, "email"),
+        ("POST", "/api/auth/register", {"email": "a@example.com", "password": "short"}, "password"),
+        ("POST", "/api/auth/register", {"email": "a@example.com", "password": "x" * 129}, "password"),
+        (
+            "POST",
+            "/api/auth/register",
+            {"email": "a@example.com", "password": "long-enough-1", "first_name": "n" * 151},
+            "first_name",
+        ),
+        ("POST", "/api/auth/register", {"password": "long-enough-1"}, "email"),
+        ("POST", "/api/auth/login", {"email": "a@example.com", "password": ""}, "password"),
+        ("PATCH", "/api/users/me", {"first_name": None}, "first_name"),
+        ("POST", "/api/cart/items", {"product_id": PRODUCT, "quantity": 0}, "quantity"),
+        ("POST", "/api/cart/items", {"product_id": PRODUCT, "quantity": 100}, "quantity"),
+        ("POST", "/api/cart/items", {"product_id": PRODUCT, "quantity": "two"}, "quantity"),
+        ("POST", "/api/cart/items", {"product_id": "nope", "quantity": 1}, "product_id"),
+        ("PATCH", f"/api/cart/items/{PRODUCT}", {"quantity": -1}, "quantity"),
+        ("POST", "/api/products", {"sku": "S", "name": "N", "price": "-1", "stock": 1, "category": "c"}, "price"),
+        ("PATCH", f"/api/products/{PRODUCT}", {"price": "abc"}, "price"),
+        ("PATCH", f"/api/products/{PRODUCT}", {"category": "no spaces"}, "category"),
+    ],
+)
+def test_invalid_body_is_400_with_field_errors_and_no_upstream_call(
+    gateway: Gateway,
+    upstream: StubUpstream,
+    staff_auth: dict[str, str],
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    # when
+    response = gateway.request(method, path, json=body, headers=staff_auth)
+
+    # then
+    problem = assert_problem(response, 400)
+    assert list(problem["errors"]) == [field]
+    assert upstream.received == []
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"page": "0"}, "page"),
+        ({"page": "x"}, "page"),
+        ({"page_size": "1000"}, "page_size"),
+        ({"page_size": "0"}, "page_size"),
+        ({"search": "s" * 101}, "search"),
+        ({"ordering": "password"}, "ordering"),
+        ({"in_stock": "maybe"}, "in_stock"),
+        ({"min_price": "abc"}, "min_price"),
+        ({"max_price": "-5"}, "max_price"),
+    ],
+)
+def test_invalid_product_filters_are_400_without_upstream_call(
+    gateway: Gateway, upstream: StubUpstream, params: dict[str, str], field: str
+) -> None:
+    # when
+    response = gateway.get("/api/products", params=params)
+
+    # then
+    assert list(assert_problem(response, 400)["errors"]) == [field]
+    assert upstream.received == []
+
+
+@pytest.mark.parametrize("key", [None, "", "k" * 65, "has space"])
+def test_checkout_needs_a_sane_idempotency_key(
+    gateway: Gateway, upstream: StubUpstream, customer_auth: dict[str, str], key: str | None
+) -> None:
+    # given
+    headers = customer_auth if key is None else {**customer_auth, "Idempotency-Key": key}
+
+    # when
+    response = gateway.post("/api/orders", headers=headers)
+
+    # then
+    assert list(assert_problem(response, 400)["errors"]) == ["Idempotency-Key"]
+    assert upstream.received == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/products/not-a-uuid"),
+        ("PATCH", "/api/products/123"),
+        ("PATCH", "/api/cart/items/nope"),
+        ("DELETE", "/api/cart/items/nope"),
+        ("GET", "/api/orders/nope"),
+        ("POST", "/api/orders/nope/cancel"),
+    ],
+)
+def test_malformed_uuid_in_path_is_404(
+    gateway: Gateway, upstream: StubUpstream, customer_auth: dict[str, str], method: str, path: str
+) -> None:
+    # when
+    response = gateway.request(method, path, headers=customer_auth, json={"quantity": 1})
+
+    # then
+    assert_problem(response, 404)
+    assert upstream.received == []
+
+
+def test_malformed_json_is_400(gateway: Gateway, upstream: StubUpstream) -> None:
+    # when
+    response = gateway.post(
+        "/api/auth/register",
+        content=b'{"email": "x@example.com", "password":',
+        headers={"content-type": "application/json"},
+    )
+
+    # then
+    assert assert_problem(response, 400)["type"] == "https://shop.example/problems/malformed-json"
+    assert upstream.received == []
+
+
+def test_body_over_the_cap_is_413(gateway: Gateway, upstream: StubUpstream, settings: Any) -> None:
+    # given
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    body = {"email": "a@example.com", "password": "p" * 2000}
+
+    # when
+    response = gateway.post("/api/auth/login", json=body)
+
+    # then
+    assert_problem(response, 413)
+    assert upstream.received == []
+
+
+def test_streamed_body_over_the_cap_is_413(gateway: Gateway, upstream: StubUpstream, settings: Any) -> None:
+    # given: a chunked body (no Content-Length) far larger than the cap
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            yield b"x" * 512
+
+    # when
+    response = gateway.post("/api/auth/login", content=chunks(), headers={"content-type": "application/json"})
+
+    # then
+    assert_problem(response, 413)
+    assert upstream.received == []
+
+
+def test_unknown_path_and_wrong_method_are_problems(gateway: Gateway) -> None:
+    # when
+    unknown = gateway.get("/api/nothing-here")
+    wrong_method = gateway.request("PUT", "/api/categories")
+
+    # then
+    assert_problem(unknown, 404)
+    assert_problem(wrong_method, 405)
+    assert wrong_method.headers["allow"] == "GET"

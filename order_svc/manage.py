@@ -1,0 +1,12 @@
+"""Django's command-line utility for the orders service."""
+
+import os
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "order_svc.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)

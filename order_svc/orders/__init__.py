@@ -1,0 +1,1 @@
+"""Orders: checkout with idempotency keys, stock reservations over gRPC, cancellations, outbox events."""

@@ -1,0 +1,411 @@
+"""Writes of the orders app: checkout (idempotent, stock reserved over gRPC), cancellation, stale checkouts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from order_svc.orders import metrics
+from order_svc.orders.carts import Cart, cart_fetch
+from order_svc.orders.errors import (
+    CartsUnavailable,
+    CartTooLarge,
+    CheckoutFailed,
+    EmptyCart,
+    InvalidIdempotencyKey,
+    OrderNotCancellable,
+    OrderNotFound,
+    ProductsUnavailable,
+)
+from order_svc.orders.metrics import CheckoutFailureReason
+from order_svc.orders.models import (
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    PRODUCT_NAME_MAX_LENGTH,
+    FailureReason,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderStatusChange,
+)
+from order_svc.orders.selectors import order_by_idempotency_key
+from shopkit.errors import ApplicationError
+from shopkit.events import emit_event
+from shopkit.grpc.products import (
+    InsufficientStock,
+    ProductNotFound,
+    ProductsServiceUnavailable,
+    ProductUnavailable,
+    ReservedLine,
+    products_client,
+)
+
+log = structlog.get_logger(__name__)
+
+ORDERS_TOPIC = "shop.orders"
+MAX_ORDER_LINES = 100
+CENT = Decimal("0.01")
+# Printable ASCII without spaces, like the gateway's header validation.
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,%d}" % IDEMPOTENCY_KEY_MAX_LENGTH)  # noqa: UP031
+
+
+class CancelReason(enum.StrEnum):
+    CUSTOMER = "customer_request"
+    STAFF = "staff"
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    order: Order
+    # True when this call placed the order (201); False when it found the key's order settled (200).
+    created: bool
+
+
+# -- checkout -------------------------------------------------------------------------------------
+
+
+def order_checkout(*, user_id: uuid.UUID, idempotency_key: str, authorization: str) -> CheckoutResult:
+    """Place an order from the caller's cart, exactly once per (user_id, idempotency_key).
+
+    Deliberately not one transaction: it calls carts (HTTP) and products (gRPC), and no remote
+    call may run inside a database transaction. Instead:
+
+    1. An order with this key exists (a replay):
+       - confirmed or cancelled: returned as it is (`created=False`, the API answers 200);
+       - failed: the same problem is raised again. A key names one checkout attempt and its
+         outcome; a customer who fixed the cart checks out with a new key;
+       - pending (an earlier attempt crashed or found products down): resumed from the
+         reservation, with the lines stored when the key was first used, never the cart as it is
+         now. The call that confirms it answers `created=True`: the customer sees the order placed.
+    2. The cart is read from carts. Carts down: 503; empty: 422. Nothing is stored either way.
+    3. The order is stored `pending` in a short transaction. Two concurrent requests with one key
+       race on the (user_id, idempotency_key) unique constraint; the loser continues with the
+       winner's order as a replay.
+    4. Stock is reserved over gRPC with the order id, outside any transaction. Reservations are
+       idempotent per order, so a resumed or concurrent checkout never reserves twice.
+    5. Reserved: lines with products' names and prices (products are the price authority, never
+       the cart), total, `confirmed`, history and the `shop.order.created.v1` and
+       `shop.order.confirmed.v1` outbox events in one transaction.
+       Refused (insufficient stock, inactive or unknown product): the order is `failed` with the
+       reason and CheckoutFailed (409, naming the product) is raised; nothing is reserved. An
+       unknown product is a 409 like an inactive one: the cart holds a product the catalogue no
+       longer has, a conflict the customer resolves by editing the cart.
+       Products unreachable: 503 and the order stays pending, so retrying the key resumes it.
+    """
+    _check_idempotency_key(idempotency_key)
+    existing = order_by_idempotency_key(user_id=user_id, idempotency_key=idempotency_key)
+    if existing is not None:
+        log.info("checkout_replayed", order_id=str(existing.id), status=existing.status)
+        return _checkout_resume(existing)
+
+    try:
+        cart = cart_fetch(authorization=authorization)
+    except CartsUnavailable:
+        metrics.CHECKOUT_FAILURES.labels(reason=CheckoutFailureReason.CARTS_UNAVAILABLE).inc()
+        raise
+    if not cart.lines:
+        metrics.CHECKOUT_FAILURES.labels(reason=CheckoutFailureReason.EMPTY_CART).inc()
+        raise EmptyCart
+    if len(cart.lines) > MAX_ORDER_LINES:
+        metrics.CHECKOUT_FAILURES.labels(reason=CheckoutFailureReason.CART_TOO_LARGE).inc()
+        raise CartTooLarge(max_lines=MAX_ORDER_LINES)
+
+    order, created = _order_create_pending(user_id=user_id, idempotency_key=idempotency_key, cart=cart)
+    if not created:
+        log.info("checkout_lost_race", order_id=str(order.id), status=order.status)
+    return _checkout_resume(order)
+
+
+def _check_idempotency_key(idempotency_key: str) -> None:
+    if not IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
+        raise InvalidIdempotencyKey(max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
+
+
+def _order_create_pending(*, user_id: uuid.UUID, idempotency_key: str, cart: Cart) -> tuple[Order, bool]:
+    """Store the order `pending` with the cart's products; (the winner's order, False) on a lost race."""
+    order = Order(
+        user_id=user_id,
+        idempotency_key=idempotency_key,
+        currency=cart.currency,
+        requested_lines=[{"product_id": str(line.product_id), "quantity": line.quantity} for line in cart.lines],
+    )
+    # Uniqueness is left to the database: its constraint decides which of two concurrent requests wins.
+    order.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            order.save(force_insert=True)
+            OrderStatusChange.objects.create(order=order, status=OrderStatus.PENDING, note="checkout started")
+    except IntegrityError:
+        winner = order_by_idempotency_key(user_id=user_id, idempotency_key=idempotency_key)
+        if winner is None:
+            raise  # not the race on the key: a real integrity problem, never hidden
+        return winner, False
+    log.info("order_pending", order_id=str(order.id), lines=len(cart.lines))
+    return order, True
+
+
+def _checkout_resume(order: Order) -> CheckoutResult:
+    """Take the order from wherever a previous attempt left it."""
+    if order.status == OrderStatus.FAILED:
+        raise CheckoutFailed.for_order(order)
+    if order.status != OrderStatus.PENDING:
+        return CheckoutResult(order=order, created=False)
+    return _checkout_reserve_and_settle(order)
+
+
+def _checkout_reserve_and_settle(order: Order) -> CheckoutResult:
+    requested = [(uuid.UUID(line["product_id"]), int(line["quantity"])) for line in order.requested_lines]
+    try:
+        reserved = products_client().reserve_stock(order.id, requested)
+    except InsufficientStock as exc:
+        return _checkout_refused(order, FailureReason.INSUFFICIENT_STOCK, exc)
+    except ProductUnavailable as exc:
+        return _checkout_refused(order, FailureReason.PRODUCT_UNAVAILABLE, exc)
+    except ProductNotFound as exc:
+        return _checkout_refused(order, FailureReason.PRODUCT_NOT_FOUND, exc)
+    except ProductsServiceUnavailable as exc:
+        metrics.CHECKOUT_FAILURES.labels(reason=CheckoutFailureReason.PRODUCTS_UNAVAILABLE).inc()
+        log.warning("checkout_products_unavailable", order_id=str(order.id), error=str(exc))
+        raise ProductsUnavailable(order_id=str(order.id)) from exc
+
+    if not reserved:
+        # Products answered a reservation without lines: a broken answer, so the order waits.
+        log.error("checkout_empty_reservation", order_id=str(order.id))
+        raise ProductsUnavailable(order_id=str(order.id))
+    if len({line.currency for line in reserved}) > 1:
+        # Never add up different currencies. The stock must go back before the order may fail;
+        # if products is down now, the order stays pending and a retry comes back here.
+        _release_or_unavailable(order)
+        return _checkout_refused(order, FailureReason.MIXED_CURRENCIES, None)
+
+    confirmed, placed = _order_confirm(order_id=order.id, reserved=reserved)
+    if not placed:
+        if confirmed.status == OrderStatus.FAILED:
+            # It failed while this call was reserving (refused to a concurrent request, or expired
+            # as abandoned): whatever this call's reservation holds must go back.
+            _release_best_effort(confirmed)
+        return _checkout_resume(confirmed)
+    metrics.ORDERS_CREATED.inc()
+    metrics.ORDER_VALUE.labels(currency=confirmed.currency).inc(float(confirmed.total))
+    log.info(
+        "order_placed",
+        order_id=str(confirmed.id),
+        total=str(confirmed.total),
+        currency=confirmed.currency,
+        lines=len(reserved),
+    )
+    return CheckoutResult(order=confirmed, created=True)
+
+
+def _release_or_unavailable(order: Order) -> None:
+    try:
+        products_client().release_stock(order.id)
+    except ProductsServiceUnavailable as exc:
+        metrics.CHECKOUT_FAILURES.labels(reason=CheckoutFailureReason.PRODUCTS_UNAVAILABLE).inc()
+        raise ProductsUnavailable(order_id=str(order.id)) from exc
+
+
+@transaction.atomic
+def _order_confirm(*, order_id: uuid.UUID, reserved: Sequence[ReservedLine]) -> tuple[Order, bool]:
+    """Store the reserved lines and confirm; (order, False) when something else settled it meanwhile."""
+    order = Order.objects.select_for_update().get(id=order_id)
+    if order.status != OrderStatus.PENDING:
+        return order, False
+    lines = [
+        OrderLine(
+            order=order,
+            product_id=line.product_id,
+            name=line.name[:PRODUCT_NAME_MAX_LENGTH],
+            quantity=line.quantity,
+            unit_price=line.unit_price.quantize(CENT),
+            line_total=(line.unit_price * line.quantity).quantize(CENT),
+        )
+        for line in reserved
+    ]
+    for line in lines:
+        # `order` is excluded: validating the foreign key would cost one query per line.
+        line.full_clean(exclude=["order"], validate_unique=False, validate_constraints=False)
+    OrderLine.objects.bulk_create(lines)
+    order.total = sum((line.line_total for line in lines), Decimal("0.00"))
+    order.currency = reserved[0].currency
+    order.status = OrderStatus.CONFIRMED
+    order.full_clean(validate_unique=False, validate_constraints=False)
+    order.save(update_fields=["total", "currency", "status", "updated_at"])
+    OrderStatusChange.objects.create(order=order, status=OrderStatus.CONFIRMED, note="stock reserved")
+    data = _order_event_data(order, lines)
+    for event_type in ("shop.order.created.v1", "shop.order.confirmed.v1"):
+        emit_event(topic=ORDERS_TOPIC, event_type=event_type, key=str(order.id), subject=str(order.id), data=data)
+    return order, True
+
+
+def _order_event_data(order: Order, lines: Sequence[OrderLine]) -> dict[str, Any]:
+    return {
+        "order_id": str(order.id),
+        "user_id": str(order.user_id),
+        "lines": [
+            {"product_id": str(line.product_id), "quantity": line.quantity, "unit_price": str(line.unit_price)}
+            for line in lines
+        ],
+        "total": str(order.total),
+        "currency": order.currency,
+    }
+
+
+def _checkout_refused(order: Order, reason: FailureReason, exc: ApplicationError | None) -> CheckoutResult:
+    product_id, available = _refusal_details(exc)
+    failed, transitioned = _order_fail(order_id=order.id, reason=reason, product_id=product_id, available=available)
+    if transitioned:
+        metrics.CHECKOUT_FAILURES.labels(reason=CheckoutFailureReason(reason.value)).inc()
+        log.info(
+            "checkout_refused",
+            order_id=str(order.id),
+            reason=reason.value,
+            product_id=str(product_id) if product_id else None,
+            available=available,
+        )
+    return _checkout_resume(failed)
+
+
+def _refusal_details(exc: ApplicationError | None) -> tuple[uuid.UUID | None, int | None]:
+    """The product (and units left) products named in its refusal."""
+    if exc is None:
+        return None, None
+    raw_product = getattr(exc, "product_id", None) or exc.extra.get("product_id")
+    raw_available = getattr(exc, "available", None)
+    if raw_available is None:
+        raw_available = exc.extra.get("available")
+    try:
+        product_id = uuid.UUID(str(raw_product)) if raw_product else None
+    except ValueError:
+        product_id = None
+    available = max(0, int(raw_available)) if raw_available is not None else None
+    return product_id, available
+
+
+@transaction.atomic
+def _order_fail(
+    *, order_id: uuid.UUID, reason: FailureReason, product_id: uuid.UUID | None, available: int | None
+) -> tuple[Order, bool]:
+    """Mark a pending order failed (with history); (order, False) when a concurrent request settled it."""
+    order = Order.objects.select_for_update().get(id=order_id)
+    if order.status != OrderStatus.PENDING:
+        return order, False
+    order.status = OrderStatus.FAILED
+    order.failure_reason = reason
+    order.failure_product_id = product_id
+    order.failure_available = available if reason == FailureReason.INSUFFICIENT_STOCK else None
+    order.full_clean(validate_unique=False, validate_constraints=False)
+    order.save(update_fields=["status", "failure_reason", "failure_product_id", "failure_available", "updated_at"])
+    note = reason.label if product_id is None else f"{reason.label}: product {product_id}"
+    if order.failure_available is not None:
+        note = f"{note} ({order.failure_available} available)"
+    OrderStatusChange.objects.create(order=order, status=OrderStatus.FAILED, note=note)
+    return order, True
+
+
+# -- cancellation ---------------------------------------------------------------------------------
+
+
+def order_cancel(*, order_id: uuid.UUID, user_id: uuid.UUID, reason: CancelReason = CancelReason.CUSTOMER) -> Order:
+    """Cancel the user's confirmed order and give its stock back.
+
+    The status, its history and the `shop.order.cancelled.v1` outbox event commit in one
+    transaction; only then is the stock released over gRPC (no remote call inside a
+    transaction). The event's `stock_released` is false: when it is written, the stock is still
+    held, and products' consumer releases on the event. So if products is down right now, the
+    cancellation still succeeds and the stock comes back when the event is consumed; releasing
+    is idempotent per order, so the direct release and the consumer's never release twice.
+
+    Idempotent: cancelling a cancelled order returns it unchanged, with no second event.
+    Pending orders (a checkout still in flight, or one to be resumed with its key) and failed
+    orders (nothing was reserved) are not cancellable: OrderNotCancellable (409).
+    """
+    order, cancelled_now = _order_mark_cancelled(order_id=order_id, user_id=user_id, reason=reason)
+    if cancelled_now:
+        metrics.ORDERS_CANCELLED.inc()
+        log.info("order_cancelled", order_id=str(order.id), reason=reason.value)
+        # The committed event makes products' consumer release if this call cannot.
+        _release_best_effort(order)
+    return order
+
+
+@transaction.atomic
+def _order_mark_cancelled(*, order_id: uuid.UUID, user_id: uuid.UUID, reason: CancelReason) -> tuple[Order, bool]:
+    order = Order.objects.select_for_update().filter(id=order_id, user_id=user_id).first()
+    if order is None:
+        raise OrderNotFound
+    if order.status == OrderStatus.CANCELLED:
+        return order, False
+    if order.status != OrderStatus.CONFIRMED:
+        raise OrderNotCancellable(status=order.status)
+    order.status = OrderStatus.CANCELLED
+    order.save(update_fields=["status", "updated_at"])
+    OrderStatusChange.objects.create(order=order, status=OrderStatus.CANCELLED, note=f"cancelled: {reason.value}")
+    emit_event(
+        topic=ORDERS_TOPIC,
+        event_type="shop.order.cancelled.v1",
+        key=str(order.id),
+        subject=str(order.id),
+        data={
+            "order_id": str(order.id),
+            "user_id": str(order.user_id),
+            "reason": reason.value,
+            "stock_released": False,
+        },
+    )
+    return order, True
+
+
+def _release_best_effort(order: Order) -> None:
+    """Release an order's stock now if products answers; callers have a fallback when it does not."""
+    try:
+        released = products_client().release_stock(order.id)
+    except ApplicationError as exc:
+        log.warning("order_release_failed", order_id=str(order.id), status=order.status, error=str(exc))
+        return
+    log.info("order_stock_released", order_id=str(order.id), status=order.status, released=released)
+
+
+# -- stale checkouts ------------------------------------------------------------------------------
+
+
+def order_expire_pending(*, older_than: dt.timedelta) -> int:
+    """Give back the stock of checkouts left pending longer than `older_than` and mark them failed.
+
+    A checkout whose reservation answer was lost (products timed out after reserving) or whose
+    process crashed holds stock until its key is retried; customers may never retry. Each order
+    is released first (idempotent; an order products never reserved releases nothing), then
+    failed as abandoned; when products is down the order stays pending for the next run. Racing
+    a retry of the key is safe either way: a retry that confirms first keeps its (re-made)
+    reservation, and a retry that reserves and then finds the order failed releases it again.
+    A retry of the key afterwards answers with the failure.
+    """
+    cutoff = timezone.now() - older_than
+    stale_ids = list(
+        Order.objects.filter(status=OrderStatus.PENDING, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("id", flat=True)[:500]
+    )
+    expired = 0
+    for order_id in stale_ids:
+        try:
+            products_client().release_stock(order_id)
+        except ProductsServiceUnavailable as exc:
+            log.warning("pending_order_expiry_deferred", order_id=str(order_id), error=str(exc))
+            return expired
+        _, transitioned = _order_fail(
+            order_id=order_id, reason=FailureReason.ABANDONED, product_id=None, available=None
+        )
+        if transitioned:
+            expired += 1
+            log.info("pending_order_expired", order_id=str(order_id))
+    return expired

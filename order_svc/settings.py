@@ -1,0 +1,19 @@
+"""Settings of the orders service: the shared platform settings plus this service's own."""
+
+from shopkit.base_settings import *  # noqa: F403
+from shopkit.base_settings import INSTALLED_APPS
+from shopkit.settings import cache, database, env
+
+SERVICE_NAME = "orders"
+SERVICE_PORT = 5002
+ROOT_URLCONF = "order_svc.urls"
+WSGI_APPLICATION = "order_svc.wsgi.application"
+
+INSTALLED_APPS = [*INSTALLED_APPS, "shopkit.events", "order_svc.orders"]
+
+DATABASES = {"default": database("orders")}
+CACHES = {"default": cache("orders")}
+
+# Checkout reads the caller's cart from the carts service (with the caller's own token).
+CARTS_URL = env.str("CARTS_URL", default="http://127.0.0.1:5003")
+CARTS_TIMEOUT_SECONDS = env.float("CARTS_TIMEOUT_SECONDS", default=2.0)

@@ -1,0 +1,1 @@
+"""The catalog: categories, products, stock and its reservations."""

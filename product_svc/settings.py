@@ -1,0 +1,30 @@
+"""Settings of the products service: the shared platform settings plus this service's own."""
+
+from shopkit.base_settings import *  # noqa: F403
+from shopkit.base_settings import INSTALLED_APPS
+from shopkit.settings import cache, database, env
+
+SERVICE_NAME = "products"
+SERVICE_PORT = 5001
+ROOT_URLCONF = "product_svc.urls"
+WSGI_APPLICATION = "product_svc.wsgi.application"
+
+INSTALLED_APPS = [*INSTALLED_APPS, "django_filters", "shopkit.events", "product_svc.catalog"]
+
+DATABASES = {"default": database("products")}
+CACHES = {"default": cache("products")}
+
+# Catalog reads are cached only in a cache every process shares (Redis): the gRPC server and the
+# event consumer change stock in other processes, and could not invalidate a per-process memory cache.
+CATALOG_CACHE_ENABLED = env.bool("CATALOG_CACHE_ENABLED", default="redis" in CACHES["default"]["BACKEND"].lower())
+CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=30)
+
+# gRPC server (python -m product_svc.grpc_server); its /metrics port defaults to 9400 (0 turns it off).
+PRODUCTS_GRPC_BIND = env.str("PRODUCTS_GRPC_BIND", default="127.0.0.1")
+PRODUCTS_GRPC_PORT = env.int("PRODUCTS_GRPC_PORT", default=50051)
+PRODUCTS_GRPC_WORKERS = env.int("PRODUCTS_GRPC_WORKERS", default=10)
+PRODUCTS_GRPC_GRACE_SECONDS = env.float("PRODUCTS_GRPC_GRACE_SECONDS", default=5.0)
+PRODUCTS_GRPC_METRICS_PORT = env.int("METRICS_PORT", default=9400)
+
+# One staff identity: the admin signs staff in against the users service (no passwords kept here).
+AUTHENTICATION_BACKENDS = ["shopkit.admin_auth.UsersServiceBackend"]

@@ -1,0 +1,76 @@
+"""shopkit's `fake_products` fixture (what carts' and orders' suites use) behaves like this service."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from shopkit.grpc.products import (
+    InsufficientStock,
+    InvalidArgument,
+    ProductNotFound,
+    ProductsServiceUnavailable,
+    ProductUnavailable,
+    products_client,
+)
+from shopkit.testing.fake_products import FakeProducts
+
+
+def test_fake_serves_products_added_by_the_test(fake_products: FakeProducts) -> None:
+    # given
+    mug = fake_products.add_product(name="Mug", price="9.50", stock=3)
+
+    # when
+    client = products_client()
+
+    # then
+    assert client.get_product(mug.id) == mug
+    assert client.get_products([mug.id, uuid.uuid4()]) == {mug.id: mug}
+    with pytest.raises(ProductNotFound):
+        client.get_product(uuid.uuid4())
+
+
+def test_fake_reserves_all_or_nothing_and_idempotently(fake_products: FakeProducts) -> None:
+    # given
+    mug = fake_products.add_product(name="Mug", price=Decimal("9.50"), stock=3)
+    pot = fake_products.add_product(name="Pot", stock=1)
+    retired = fake_products.add_product(active=False)
+    client = products_client()
+    order_id = uuid.uuid4()
+
+    # when / then
+    with pytest.raises(InsufficientStock) as raised:
+        client.reserve_stock(uuid.uuid4(), [(mug.id, 1), (pot.id, 2)])
+    assert (raised.value.product_id, raised.value.available) == (pot.id, 1)
+    with pytest.raises(ProductUnavailable):
+        client.reserve_stock(uuid.uuid4(), [(retired.id, 1)])
+    with pytest.raises(InvalidArgument):
+        client.reserve_stock(uuid.uuid4(), [(mug.id, 0)])
+    assert (fake_products.stock(mug.id), fake_products.stock(pot.id)) == (3, 1)
+
+    first = client.reserve_stock(order_id, [(mug.id, 2)])
+    again = client.reserve_stock(order_id, [(mug.id, 2)])
+    assert first == again
+    assert [(line.name, line.quantity, line.unit_price) for line in first] == [("Mug", 2, Decimal("9.50"))]
+    assert fake_products.stock(mug.id) == 1
+    assert fake_products.is_held(order_id)
+
+    assert (client.release_stock(order_id), client.release_stock(order_id)) == (True, False)
+    assert fake_products.stock(mug.id) == 3
+
+
+def test_fake_delay_turns_into_a_fast_service_unavailable(fake_products: FakeProducts) -> None:
+    # given
+    mug = fake_products.add_product()
+    fake_products.delay_seconds = 0.5
+    client = products_client()
+    client.deadline_seconds = 0.2
+    started = time.monotonic()
+
+    # when / then
+    with pytest.raises(ProductsServiceUnavailable):
+        client.get_product(mug.id)
+    assert time.monotonic() - started < 0.45

@@ -1,0 +1,154 @@
+"""Settings every service shares; a service's settings.py star-imports this, then adds its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shopkit.logging import configure_structlog, logging_config
+from shopkit.settings import env, is_production, secret_key
+
+SECRET_KEY = secret_key()
+DEBUG = env.bool("DEBUG", default=False)
+SHOP_ENV = env.str("SHOP_ENV", default="development")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+
+SHOP_PLATFORM_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_prometheus",
+    "django_structlog",
+    "rest_framework",
+    "shopkit",
+]
+INSTALLED_APPS = list(SHOP_PLATFORM_APPS)
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "shopkit.middleware.TraceIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "shopkit.middleware.AdminLoginThrottleMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
+    # After django-structlog: it answers unhandled exceptions first and logs them exactly once.
+    "shopkit.problems.ProblemMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+# The observability benchmark's reference turns metrics off; everything else keeps them on.
+SHOP_METRICS_ENABLED = env.bool("SHOP_METRICS_ENABLED", default=True)
+if not SHOP_METRICS_ENABLED:
+    MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("django_prometheus.")]
+SHOP_BENCH_ENDPOINTS = env.bool("SHOP_BENCH_ENDPOINTS", default=False)
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+APPEND_SLASH = False
+
+STATIC_URL = "/static/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Request bodies are capped; nothing a customer sends needs more.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+
+# Security headers on every response; HTTPS-only cookies in production.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=is_production())
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+
+# Admin sign-in attempts per client address and per e-mail ("" turns the limit off).
+ADMIN_LOGIN_RATE = env.str("ADMIN_LOGIN_RATE", default="10/m")
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+REST_FRAMEWORK: dict[str, Any] = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["shopkit.auth.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "shopkit.problems.drf_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# Tokens: issued by the users service (RS256), verified everywhere with its public key.
+USERS_URL = env.str("USERS_URL", default="http://127.0.0.1:5000")
+JWT_JWKS_URL = env.str("JWT_JWKS_URL", default=f"{USERS_URL}/api/.well-known/jwks.json")
+JWT_PUBLIC_KEY = env.str("JWT_PUBLIC_KEY", default="")
+JWT_JWKS_TIMEOUT = env.float("JWT_JWKS_TIMEOUT", default=2.0)
+JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=5)
+UPSTREAM_TIMEOUT_SECONDS = env.float("UPSTREAM_TIMEOUT_SECONDS", default=3.0)
+
+KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092")
+# Events (shopkit.events): outbox relay and consumers; METRICS_PORT serves /metrics of worker processes.
+METRICS_PORT = env.int("METRICS_PORT", default=0)
+SHOP_EVENT_TOPICS = env.list("SHOP_EVENT_TOPICS", default=["shop.users", "shop.orders"])
+KAFKA_TOPIC_PARTITIONS = env.int("KAFKA_TOPIC_PARTITIONS", default=3)
+KAFKA_TOPIC_REPLICATION_FACTOR = env.int("KAFKA_TOPIC_REPLICATION_FACTOR", default=1)
+KAFKA_CONSUMER_SESSION_TIMEOUT_MS = env.int("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", default=6000)
+OUTBOX_POLL_INTERVAL = env.float("OUTBOX_POLL_INTERVAL", default=0.2)
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
+OUTBOX_DELIVERY_TIMEOUT_SECONDS = env.float("OUTBOX_DELIVERY_TIMEOUT_SECONDS", default=10.0)
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
+EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=3)
+EVENT_RETRY_BACKOFF_SECONDS = env.float("EVENT_RETRY_BACKOFF_SECONDS", default=0.5)
+PRODUCTS_GRPC_TARGET = env.str("PRODUCTS_GRPC_TARGET", default="127.0.0.1:50051")
+GRPC_DEADLINE_SECONDS = env.float("GRPC_DEADLINE_SECONDS", default=2.0)
+
+PROMETHEUS_METRIC_NAMESPACE = ""
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+LOG_FORMAT = env.str("LOG_FORMAT", default="console")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+configure_structlog()
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+DJANGO_STRUCTLOG_CELERY_ENABLED = False
+DJANGO_STRUCTLOG_USER_ID_FIELD = "pk"

@@ -1,0 +1,42 @@
+"""Event settings read from django.conf.settings, with defaults for services that do not set them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    bootstrap_servers: str
+    service_name: str
+    topics: tuple[str, ...]
+    topic_partitions: int
+    topic_replication_factor: int
+    session_timeout_ms: int
+    poll_interval: float
+    batch_size: int
+    delivery_timeout: float
+    retention_days: int
+    max_attempts: int
+    retry_backoff: float
+    metrics_port: int
+
+    @classmethod
+    def load(cls) -> EventSettings:
+        return cls(
+            bootstrap_servers=str(settings.KAFKA_BOOTSTRAP_SERVERS),
+            service_name=str(getattr(settings, "SERVICE_NAME", "shop")),
+            topics=tuple(getattr(settings, "SHOP_EVENT_TOPICS", ("shop.users", "shop.orders"))),
+            topic_partitions=int(getattr(settings, "KAFKA_TOPIC_PARTITIONS", 3)),
+            topic_replication_factor=int(getattr(settings, "KAFKA_TOPIC_REPLICATION_FACTOR", 1)),
+            session_timeout_ms=int(getattr(settings, "KAFKA_CONSUMER_SESSION_TIMEOUT_MS", 6000)),
+            poll_interval=float(getattr(settings, "OUTBOX_POLL_INTERVAL", 0.2)),
+            batch_size=max(1, int(getattr(settings, "OUTBOX_BATCH_SIZE", 100))),
+            delivery_timeout=float(getattr(settings, "OUTBOX_DELIVERY_TIMEOUT_SECONDS", 10.0)),
+            retention_days=int(getattr(settings, "OUTBOX_RETENTION_DAYS", 7)),
+            max_attempts=max(1, int(getattr(settings, "EVENT_MAX_ATTEMPTS", 3))),
+            retry_backoff=float(getattr(settings, "EVENT_RETRY_BACKOFF_SECONDS", 0.5)),
+            metrics_port=int(getattr(settings, "METRICS_PORT", 0) or 0),
+        )

@@ -1,0 +1,107 @@
+"""Kafka client configuration and topic creation shared by the relay and the consumers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from shopkit.events.conf import EventSettings
+from shopkit.logging import get_logger
+
+log = get_logger(__name__)
+
+# librdkafka's own log lines go through the logging set-up (JSON in the full stack), not raw stderr.
+_rdkafka_logger = logging.getLogger("shopkit.events.rdkafka")
+
+DLQ_SUFFIX = ".dlq"
+
+
+def delivery_recorder(results: dict[str, Any], key: str) -> Callable[[KafkaError | None, Any], None]:
+    """A delivery callback storing the report's error (None on success) under `key`.
+
+    After a fatal producer error librdkafka calls back with a Python exception already set, so any
+    call made inside the callback (even a method of the error, or a UUID's __hash__) fails with
+    SystemError: the callback does nothing but a plain store under a str key.
+    """
+
+    def record(error: KafkaError | None, _message: Any) -> None:
+        results[key] = error
+
+    return record
+
+
+def dlq_topic(topic: str) -> str:
+    return f"{topic}{DLQ_SUFFIX}"
+
+
+def base_config(conf: EventSettings, *, client_id: str) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": conf.bootstrap_servers,
+        "client.id": f"{conf.service_name}-{client_id}",
+        "logger": _rdkafka_logger,
+        # A stopped broker is retried quietly; the relay and consumers log their own outcomes.
+        "log.connection.close": False,
+    }
+
+
+def producer_config(conf: EventSettings, *, client_id: str) -> dict[str, Any]:
+    return {
+        **base_config(conf, client_id=client_id),
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        # Every message gets a delivery report within this time, so a flush never waits longer.
+        "message.timeout.ms": max(1000, int(conf.delivery_timeout * 1000)),
+    }
+
+
+def consumer_config(conf: EventSettings, *, group_id: str) -> dict[str, Any]:
+    return {
+        **base_config(conf, client_id=f"consumer-{group_id}"),
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        # librdkafka's 45 s default makes a new member wait ~23 s for partitions on Tansu (ARCHITECTURE.md).
+        "session.timeout.ms": conf.session_timeout_ms,
+        "heartbeat.interval.ms": max(100, conf.session_timeout_ms // 3),
+    }
+
+
+def ensure_topics(conf: EventSettings, topics: Iterable[str], *, timeout: float = 5.0) -> set[str]:
+    """Create missing topics ("already exists" is success); returns the topics known to exist.
+
+    Best effort: a broker that is down is logged, not raised, and the caller tries again later.
+    """
+    wanted = sorted(set(topics))
+    if not wanted:
+        return set()
+    admin = AdminClient({k: v for k, v in base_config(conf, client_id="admin").items() if k != "log.connection.close"})
+    new_topics = [
+        NewTopic(topic, num_partitions=conf.topic_partitions, replication_factor=conf.topic_replication_factor)
+        for topic in wanted
+    ]
+    try:
+        futures = admin.create_topics(new_topics, operation_timeout=timeout, request_timeout=timeout)
+    except KafkaException as exc:
+        log.warning("kafka_topics_not_ensured", topics=wanted, error=str(exc))
+        return set()
+    existing: set[str] = set()
+    for topic, future in futures.items():
+        try:
+            future.result(timeout=timeout + 1)
+            existing.add(topic)
+            log.info("kafka_topic_created", topic=topic)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                existing.add(topic)
+            else:
+                log.warning("kafka_topic_not_ensured", topic=topic, error=str(exc))
+        except TimeoutError as exc:
+            log.warning("kafka_topic_not_ensured", topic=topic, error=str(exc) or "timeout")
+    return existing

@@ -1,0 +1,301 @@
+"""The products service's gRPC client: the only way other services look products up and move stock.
+
+    client = products_client()
+    client.get_product(product_id) -> ProductInfo
+    client.get_products([ids]) -> dict[UUID, ProductInfo]
+    client.reserve_stock(order_id, [(product_id, quantity), ...]) -> list[ReservedLine]
+    client.release_stock(order_id) -> bool
+
+One channel per process, created lazily on first use: gunicorn forks its workers after importing
+the application, and a gRPC channel must never cross a fork.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import grpc
+import stamina
+from django.conf import settings
+
+from shop.product.v1 import product_pb2, product_pb2_grpc
+from shopkit.errors import ApplicationError, Conflict, ErrorCode, NotFound, ServiceUnavailable
+from shopkit.grpc.metrics import PrometheusClientInterceptor
+from shopkit.grpc.status import error_details
+from shopkit.logging import get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+SERVICE_NAME = "shop.product.v1.ProductService"
+READ_ATTEMPTS = 3
+
+# Keepalive pings find dead connections between calls; short reconnect backoff lets a restarted
+# server be reached again within a second or two instead of gRPC's default of up to two minutes.
+CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+)
+
+
+class ProductsErrorCode(ErrorCode):
+    PRODUCT_NOT_FOUND = "product-not-found"
+    INSUFFICIENT_STOCK = "insufficient-stock"
+    PRODUCT_UNAVAILABLE = "product-unavailable"
+    INVALID_ARGUMENT = "invalid-argument"
+    SERVICE_UNAVAILABLE = "products-unavailable"
+
+
+def _uuid_or_none(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+class ProductNotFound(NotFound):
+    def __init__(self, product_id: uuid.UUID | str | None, detail: str = "The product does not exist.") -> None:
+        self.product_id = _uuid_or_none(product_id) if product_id is not None else None
+        super().__init__(
+            detail,
+            code=ProductsErrorCode.PRODUCT_NOT_FOUND,
+            extra={"product_id": str(product_id)} if product_id is not None else {},
+        )
+
+
+class InsufficientStock(Conflict):
+    def __init__(self, product_id: uuid.UUID | str, available: int, detail: str | None = None) -> None:
+        self.product_id = _uuid_or_none(product_id)
+        self.available = available
+        super().__init__(
+            detail or f"Only {available} unit(s) of the product are in stock.",
+            code=ProductsErrorCode.INSUFFICIENT_STOCK,
+            extra={"product_id": str(product_id), "available": available},
+        )
+
+
+class ProductUnavailable(Conflict):
+    """The product exists but is not for sale (inactive)."""
+
+    def __init__(self, product_id: uuid.UUID | str, detail: str = "The product is not available.") -> None:
+        self.product_id = _uuid_or_none(product_id)
+        super().__init__(detail, code=ProductsErrorCode.PRODUCT_UNAVAILABLE, extra={"product_id": str(product_id)})
+
+
+class InvalidArgument(ApplicationError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, code=ProductsErrorCode.INVALID_ARGUMENT)
+
+
+class ProductsServiceUnavailable(ServiceUnavailable):
+    def __init__(self, detail: str = "The products service is unavailable; try again shortly.") -> None:
+        super().__init__(detail, code=ProductsErrorCode.SERVICE_UNAVAILABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductInfo:
+    id: uuid.UUID
+    sku: str
+    name: str
+    price: Decimal
+    currency: str
+    stock: int
+    active: bool
+
+    @classmethod
+    def from_message(cls, message: product_pb2.Product) -> ProductInfo:
+        return cls(
+            id=uuid.UUID(message.id),
+            sku=message.sku,
+            name=message.name,
+            price=Decimal(message.price),
+            currency=message.currency,
+            stock=message.stock,
+            active=message.active,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReservedLine:
+    product_id: uuid.UUID
+    quantity: int
+    unit_price: Decimal
+    currency: str
+    name: str
+
+    @classmethod
+    def from_message(cls, message: product_pb2.ReservedLine) -> ReservedLine:
+        return cls(
+            product_id=uuid.UUID(message.product_id),
+            quantity=message.quantity,
+            unit_price=Decimal(message.unit_price),
+            currency=message.currency,
+            name=message.name,
+        )
+
+
+_RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+def _is_transient(exc: Exception) -> bool:
+    return isinstance(exc, grpc.RpcError) and exc.code() in _RETRYABLE
+
+
+def _error_from_rpc(exc: grpc.RpcError, *, product_id: uuid.UUID | str | None = None) -> ApplicationError:
+    """Rebuild the application error the server raised from the status and its trailing metadata."""
+    code = exc.code()
+    message = exc.details() or ""
+    details = error_details(exc.trailing_metadata())
+    error_code = details.get("code", "")
+    named = details.get("product_id") or product_id
+    if code == grpc.StatusCode.NOT_FOUND:
+        return ProductNotFound(named, message or "The product does not exist.")
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        if error_code == ProductsErrorCode.INSUFFICIENT_STOCK:
+            available = int(details.get("available", "0") or 0)
+            return InsufficientStock(named or "", available, message or None)
+        return ProductUnavailable(named or "", message or "The product is not available.")
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidArgument(message or "The request to the products service is invalid.")
+    log.warning("products_grpc_failed", grpc_code=code.name if code else "UNKNOWN", detail=message)
+    return ProductsServiceUnavailable()
+
+
+class ProductsClient:
+    """Typed calls to `shop.product.v1.ProductService`, with deadlines, read retries and error mapping."""
+
+    def __init__(self, target: str, *, deadline_seconds: float) -> None:
+        self.target = target
+        self.deadline_seconds = deadline_seconds
+        self._raw_channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+        self._stub = product_pb2_grpc.ProductServiceStub(_instrumented(self._raw_channel))
+
+    def close(self) -> None:
+        self._raw_channel.close()
+
+    def get_product(self, product_id: uuid.UUID | str) -> ProductInfo:
+        request = product_pb2.GetProductRequest(id=str(product_id))
+        message = self._read(lambda timeout: self._stub.GetProduct(request, timeout=timeout), product_id=product_id)
+        return ProductInfo.from_message(message)
+
+    def get_products(self, product_ids: Iterable[uuid.UUID | str]) -> dict[uuid.UUID, ProductInfo]:
+        ids = list(dict.fromkeys(str(product_id) for product_id in product_ids))
+        if not ids:
+            return {}
+        request = product_pb2.GetProductsRequest(ids=ids)
+        response = self._read(lambda timeout: self._stub.GetProducts(request, timeout=timeout))
+        return {info.id: info for info in map(ProductInfo.from_message, response.products)}
+
+    def reserve_stock(
+        self, order_id: uuid.UUID | str, lines: Iterable[tuple[uuid.UUID | str, int]]
+    ) -> list[ReservedLine]:
+        """All or nothing, idempotent per order: a repeated call returns the existing reservation.
+
+        Not retried here: the caller may safely repeat the whole reservation with the same order id.
+        """
+        request = product_pb2.ReserveStockRequest(
+            order_id=str(order_id),
+            lines=[product_pb2.ReservationLine(product_id=str(pid), quantity=qty) for pid, qty in lines],
+        )
+        try:
+            response = self._stub.ReserveStock(request, timeout=self.deadline_seconds)
+        except grpc.RpcError as exc:
+            raise _error_from_rpc(exc) from exc
+        log.info("stock_reserved_remotely", order_id=str(order_id), replayed=response.replayed)
+        return [ReservedLine.from_message(line) for line in response.lines]
+
+    def release_stock(self, order_id: uuid.UUID | str) -> bool:
+        """Idempotent; False when nothing was held (already released or never reserved)."""
+        request = product_pb2.ReleaseStockRequest(order_id=str(order_id))
+        try:
+            response = self._stub.ReleaseStock(request, timeout=self.deadline_seconds)
+        except grpc.RpcError as exc:
+            raise _error_from_rpc(exc) from exc
+        return response.released
+
+    def _read(self, call: Callable[[float], T], *, product_id: uuid.UUID | str | None = None) -> T:
+        """Run a read with backoff on UNAVAILABLE / DEADLINE_EXCEEDED, all within one overall deadline."""
+        deadline = time.monotonic() + self.deadline_seconds
+        try:
+            for attempt in stamina.retry_context(
+                on=_is_transient,
+                attempts=READ_ATTEMPTS,
+                timeout=self.deadline_seconds,
+                wait_initial=0.05,
+                wait_max=0.5,
+                wait_jitter=0.05,
+            ):
+                with attempt:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise ProductsServiceUnavailable("The products service did not answer in time.")
+                    return call(remaining)
+        except grpc.RpcError as exc:
+            raise _error_from_rpc(exc, product_id=product_id) from exc
+        raise ProductsServiceUnavailable()  # pragma: no cover - retry_context always runs at least once
+
+
+_lock = threading.Lock()
+_client: dict[str, Any] = {"instance": None, "pid": None}
+
+
+def _instrumented(channel: grpc.Channel) -> grpc.Channel:
+    """Tracing (outermost, so `traceparent` goes out with the call) around metrics around the channel."""
+    from opentelemetry.instrumentation.grpc import client_interceptor
+    from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
+
+    measured = grpc.intercept_channel(channel, PrometheusClientInterceptor())
+    traced: grpc.Channel = intercept_channel(measured, client_interceptor())  # type: ignore[no-untyped-call]
+    return traced
+
+
+def products_client() -> ProductsClient:
+    """The process-wide client: one reused channel to `settings.PRODUCTS_GRPC_TARGET`, made on first use."""
+    pid = os.getpid()
+    with _lock:
+        instance: ProductsClient | None = _client["instance"]
+        # A client inherited through fork() is unusable in the child: make a fresh one.
+        if instance is None or _client["pid"] != pid:
+            instance = ProductsClient(
+                settings.PRODUCTS_GRPC_TARGET,
+                deadline_seconds=settings.GRPC_DEADLINE_SECONDS,
+            )
+            _client["instance"], _client["pid"] = instance, pid
+        return instance
+
+
+def reset_products_client() -> None:
+    """Close and forget the process-wide client (tests repoint `PRODUCTS_GRPC_TARGET`)."""
+    with _lock:
+        instance: ProductsClient | None = _client["instance"]
+        _client["instance"], _client["pid"] = None, None
+    if instance is not None:
+        instance.close()
+
+
+__all__ = [
+    "InsufficientStock",
+    "InvalidArgument",
+    "ProductInfo",
+    "ProductNotFound",
+    "ProductUnavailable",
+    "ProductsClient",
+    "ProductsErrorCode",
+    "ProductsServiceUnavailable",
+    "ReservedLine",
+    "products_client",
+    "reset_products_client",
+]

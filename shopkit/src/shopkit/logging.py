@@ -1,0 +1,101 @@
+"""structlog configuration: JSON lines in the full stack, readable console output by default."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import structlog
+from opentelemetry import trace
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+_SERVICE = {"name": "shop"}
+
+
+def set_service_name(name: str) -> None:
+    _SERVICE["name"] = name
+
+
+def add_service(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    event_dict.setdefault("service", _SERVICE["name"])
+    return event_dict
+
+
+def add_trace_context(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Every line carries the current OpenTelemetry trace and span ids, so logs link to traces."""
+    ctx = trace.get_current_span().get_span_context()
+    if ctx.is_valid:
+        event_dict.setdefault("trace_id", format(ctx.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(ctx.span_id, "016x"))
+    return event_dict
+
+
+def shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_service,
+        add_trace_context,
+    ]
+
+
+def configure_structlog() -> None:
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared_processors(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
+    """A `LOGGING` dict: every stdlib and structlog record goes through one renderer to stdout."""
+    renderer: Processor
+    if log_format == "json":
+        renderer = structlog.processors.JSONRenderer()
+        final: list[Processor] = [structlog.processors.dict_tracebacks, renderer]
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        final = [renderer]
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "structlog": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "processors": [structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
+                "foreign_pre_chain": shared_processors(),
+            },
+        },
+        "handlers": {
+            "stdout": {"class": "logging.StreamHandler", "formatter": "structlog"},
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": {
+            # Request lines come from django-structlog; Django's own would repeat them.
+            "django.request": {"level": "CRITICAL", "propagate": True},
+            "django.server": {"level": "WARNING", "propagate": True},
+            "django.db.backends": {"level": "INFO", "propagate": True},
+            "django_structlog": {"level": level, "propagate": True},
+            "gunicorn.access": {"level": "WARNING", "propagate": True},
+            "uvicorn.access": {"level": "WARNING", "propagate": True},
+            "httpx": {"level": "WARNING", "propagate": True},
+            "httpcore": {"level": "WARNING", "propagate": True},
+            "opentelemetry": {"level": "ERROR", "propagate": True},
+        },
+    }
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+    return logger
+
+
+__all__ = ["configure_structlog", "get_logger", "logging", "logging_config", "set_service_name"]

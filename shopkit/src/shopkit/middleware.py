@@ -1,0 +1,69 @@
+"""Request middleware shared by every HTTP service."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from shopkit.logging import get_logger
+from shopkit.tracing import current_trace_id
+
+log = get_logger(__name__)
+
+
+class TraceIdMiddleware:
+    """Puts the OpenTelemetry trace id on every response as `X-Trace-Id` (WSGI and ASGI alike)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return self._stamp(self.get_response(request))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        awaitable: Awaitable[HttpResponse] = self.get_response(request)
+        return self._stamp(await awaitable)
+
+    @staticmethod
+    def _stamp(response: HttpResponse) -> HttpResponse:
+        trace_id = current_trace_id()
+        if trace_id:
+            response["X-Trace-Id"] = trace_id
+        return response
+
+
+class AdminLoginThrottleMiddleware:
+    """Limits admin sign-in attempts per client address and per submitted e-mail (brute force)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST" and request.path == "/admin/login/" and settings.ADMIN_LOGIN_RATE:
+            from django_ratelimit.core import get_usage
+
+            from shopkit.problems import problem_response
+
+            username = (request.POST.get("username") or "").strip().lower()[:254]
+            for group, key in (("admin-login-ip", "ip"), ("admin-login-user", lambda g, r: username)):
+                usage = get_usage(request, group=group, key=key, rate=settings.ADMIN_LOGIN_RATE, increment=True)
+                if usage is not None and usage["should_limit"]:
+                    log.warning("admin_login_throttled", scope=group, username=username)
+                    retry_after = str(max(1, int(usage["time_left"])))
+                    return problem_response(
+                        429,
+                        detail="Too many sign-in attempts; wait and try again.",
+                        headers={"Retry-After": retry_after},
+                    )
+        return self.get_response(request)

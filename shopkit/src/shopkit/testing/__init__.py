@@ -1,0 +1,1 @@
+"""Test helpers shared by every service's suite (loaded as a pytest plugin)."""

@@ -1,0 +1,261 @@
+"""An in-memory products service behind a real gRPC server, for the tests of services that call products.
+
+    def test_add_to_cart(fake_products, customer_client):
+        product = fake_products.add_product(name="Mug", price="9.50", stock=3)
+        ...
+        assert fake_products.stock(product.id) == 3
+
+Reservations behave like the real service: all or nothing, idempotent per order id, never below zero;
+releasing is idempotent. Errors travel as the same gRPC statuses and trailing metadata.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+import grpc
+import pytest
+
+from shop.product.v1 import product_pb2, product_pb2_grpc
+from shopkit.grpc.products import (
+    InsufficientStock,
+    InvalidArgument,
+    ProductInfo,
+    ProductNotFound,
+    ProductUnavailable,
+    reset_products_client,
+)
+from shopkit.grpc.server import RunningServer, build_server
+
+SERVICE_NAME = "shop.product.v1.ProductService"
+MAX_LINES = 100
+MAX_QUANTITY = 10_000
+
+
+@dataclass
+class _Reservation:
+    lines: list[product_pb2.ReservedLine]
+    held: bool = True
+
+
+@dataclass
+class FakeProducts(product_pb2_grpc.ProductServiceServicer):
+    """The in-memory catalog and its servicer; tests add products and read stock and reservations."""
+
+    products: dict[uuid.UUID, ProductInfo] = field(default_factory=dict)
+    reservations: dict[str, _Reservation] = field(default_factory=dict)
+    # Seconds every call waits before answering: makes deadline tests possible.
+    delay_seconds: float = 0.0
+    target: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- test API -------------------------------------------------------------------------------
+
+    def add_product(
+        self,
+        *,
+        name: str = "Test product",
+        price: Decimal | str = "10.00",
+        stock: int = 10,
+        active: bool = True,
+        currency: str = "USD",
+        sku: str | None = None,
+        product_id: uuid.UUID | None = None,
+    ) -> ProductInfo:
+        info = ProductInfo(
+            id=product_id or uuid.uuid4(),
+            sku=sku or f"SKU-{uuid.uuid4().hex[:10].upper()}",
+            name=name,
+            price=Decimal(price),
+            currency=currency,
+            stock=stock,
+            active=active,
+        )
+        with self._lock:
+            self.products[info.id] = info
+        return info
+
+    def update_product(self, product_id: uuid.UUID, **changes: Any) -> ProductInfo:
+        with self._lock:
+            info = replace(self.products[product_id], **changes)
+            self.products[product_id] = info
+        return info
+
+    def stock(self, product_id: uuid.UUID) -> int:
+        with self._lock:
+            return self.products[product_id].stock
+
+    def is_held(self, order_id: uuid.UUID | str) -> bool:
+        with self._lock:
+            reservation = self.reservations.get(str(order_id))
+            return reservation is not None and reservation.held
+
+    def reset(self) -> None:
+        with self._lock:
+            self.products.clear()
+            self.reservations.clear()
+            self.delay_seconds = 0.0
+
+    # --- servicer -------------------------------------------------------------------------------
+
+    def GetProduct(self, request: product_pb2.GetProductRequest, context: grpc.ServicerContext) -> product_pb2.Product:
+        self._wait()
+        product_id = _parse_uuid(request.id)
+        with self._lock:
+            info = self.products.get(product_id) if product_id else None
+        if info is None:
+            raise ProductNotFound(request.id)
+        return _message(info)
+
+    def GetProducts(
+        self, request: product_pb2.GetProductsRequest, context: grpc.ServicerContext
+    ) -> product_pb2.GetProductsResponse:
+        self._wait()
+        if len(request.ids) > MAX_LINES:
+            raise InvalidArgument(f"At most {MAX_LINES} ids per call.")
+        found, missing = [], []
+        with self._lock:
+            for raw in dict.fromkeys(request.ids):
+                product_id = _parse_uuid(raw)
+                info = self.products.get(product_id) if product_id else None
+                if info is None:
+                    missing.append(raw)
+                else:
+                    found.append(_message(info))
+        return product_pb2.GetProductsResponse(products=found, missing_ids=missing)
+
+    def ReserveStock(
+        self, request: product_pb2.ReserveStockRequest, context: grpc.ServicerContext
+    ) -> product_pb2.ReserveStockResponse:
+        self._wait()
+        order_id = _parse_uuid(request.order_id)
+        if order_id is None:
+            raise InvalidArgument("order_id must be a UUID.")
+        wanted = _parse_lines(request.lines)
+        with self._lock:
+            existing = self.reservations.get(str(order_id))
+            if existing is not None:
+                return product_pb2.ReserveStockResponse(order_id=str(order_id), lines=existing.lines, replayed=True)
+            # Check every line first: all or nothing.
+            for product_id, quantity in sorted(wanted.items()):
+                info = self.products.get(product_id)
+                if info is None:
+                    raise ProductNotFound(product_id)
+                if not info.active:
+                    raise ProductUnavailable(product_id)
+                if info.stock < quantity:
+                    raise InsufficientStock(product_id, info.stock)
+            lines = []
+            for product_id, quantity in wanted.items():
+                info = self.products[product_id]
+                self.products[product_id] = replace(info, stock=info.stock - quantity)
+                lines.append(
+                    product_pb2.ReservedLine(
+                        product_id=str(product_id),
+                        quantity=quantity,
+                        unit_price=str(info.price),
+                        currency=info.currency,
+                        name=info.name,
+                    )
+                )
+            self.reservations[str(order_id)] = _Reservation(lines=lines)
+        return product_pb2.ReserveStockResponse(order_id=str(order_id), lines=lines, replayed=False)
+
+    def ReleaseStock(
+        self, request: product_pb2.ReleaseStockRequest, context: grpc.ServicerContext
+    ) -> product_pb2.ReleaseStockResponse:
+        self._wait()
+        order_id = _parse_uuid(request.order_id)
+        if order_id is None:
+            raise InvalidArgument("order_id must be a UUID.")
+        with self._lock:
+            reservation = self.reservations.get(str(order_id))
+            if reservation is None or not reservation.held:
+                return product_pb2.ReleaseStockResponse(order_id=str(order_id), released=False)
+            for line in reservation.lines:
+                product_id = uuid.UUID(line.product_id)
+                info = self.products[product_id]
+                self.products[product_id] = replace(info, stock=info.stock + line.quantity)
+            reservation.held = False
+        return product_pb2.ReleaseStockResponse(order_id=str(order_id), released=True)
+
+    def _wait(self) -> None:
+        if self.delay_seconds > 0:
+            time.sleep(self.delay_seconds)
+
+
+def _parse_uuid(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
+
+
+def _parse_lines(lines: Any) -> dict[uuid.UUID, int]:
+    if not lines:
+        raise InvalidArgument("A reservation needs at least one line.")
+    if len(lines) > MAX_LINES:
+        raise InvalidArgument(f"A reservation has at most {MAX_LINES} lines.")
+    wanted: dict[uuid.UUID, int] = {}
+    for line in lines:
+        product_id = _parse_uuid(line.product_id)
+        if product_id is None:
+            raise InvalidArgument("product_id must be a UUID.")
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            raise InvalidArgument(f"quantity must be between 1 and {MAX_QUANTITY}.")
+        if product_id in wanted:
+            raise InvalidArgument("Each product may appear only once in a reservation.")
+        wanted[product_id] = line.quantity
+    return wanted
+
+
+def _message(info: ProductInfo) -> product_pb2.Product:
+    return product_pb2.Product(
+        id=str(info.id),
+        sku=info.sku,
+        name=info.name,
+        price=str(info.price),
+        currency=info.currency,
+        stock=info.stock,
+        active=info.active,
+    )
+
+
+def start_fake_products() -> tuple[FakeProducts, RunningServer]:
+    """Start the fake on a free local port (no database involved)."""
+    fake = FakeProducts()
+    running = build_server(
+        register=lambda server: product_pb2_grpc.add_ProductServiceServicer_to_server(fake, server),
+        service_names=[SERVICE_NAME],
+        bind="127.0.0.1",
+        port=0,
+        max_workers=4,
+        django_db=False,
+    )
+    fake.target = f"127.0.0.1:{running.port}"
+    return fake, running
+
+
+@pytest.fixture(scope="session")
+def _fake_products_server() -> Iterator[FakeProducts]:
+    fake, running = start_fake_products()
+    yield fake
+    running.stop(grace_seconds=0)
+
+
+@pytest.fixture
+def fake_products(_fake_products_server: FakeProducts, settings: Any) -> Iterator[FakeProducts]:
+    """A clean in-memory products service; `shopkit.grpc.products.products_client()` talks to it."""
+    fake = _fake_products_server
+    fake.reset()
+    settings.PRODUCTS_GRPC_TARGET = fake.target
+    reset_products_client()
+    yield fake
+    reset_products_client()
+    fake.reset()

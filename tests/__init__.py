@@ -1,0 +1,1 @@
+"""Repository-level suites: end-to-end and infrastructure."""

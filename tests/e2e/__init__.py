@@ -1,0 +1,1 @@
+"""End-to-end suite: real processes, HTTP to the gateway only."""

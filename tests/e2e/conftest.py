@@ -1,0 +1,195 @@
+"""Starts the whole shop (every real process) on PostgreSQL, Redis and an embedded Kafka broker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from tests.e2e.otlp import OtlpReceiver
+from tests.e2e.tcpproxy import TcpProxy
+from tools.shoprun import DOMAIN_SERVICES, GATEWAY_PORT, Stack
+
+PG_BASE = os.environ.get("TEST_PG_BASE_URL", "postgres://postgres@127.0.0.1:5432")
+
+
+def _fresh_databases(orders_via: TcpProxy) -> dict[str, str]:
+    """One new database per service; orders reaches its database through a proxy the tests can cut."""
+    urls = {}
+    with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as conn:
+        for name in DOMAIN_SERVICES:
+            db = f"shop_e2e_{name}"
+            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{db}"')
+            urls[f"SHOP_{name.upper()}_DATABASE_URL"] = f"{PG_BASE}/{db}"
+    user_and_host = PG_BASE.rsplit(":", 1)[0]
+    urls["SHOP_ORDERS_DATABASE_URL"] = f"{user_and_host}:{orders_via.port}/shop_e2e_orders"
+    return urls
+
+
+class RedisServer:
+    """A private redis-server for the suite, so tests can stop and start it without touching the machine's."""
+
+    def __init__(self) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is required"
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if redis.Redis.from_url(self.url, socket_timeout=0.5).ping():
+                    return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+def _print_logs(var_dir: Path) -> None:
+    for log in sorted((var_dir / "log").glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()[-40:]
+        print(f"\n----- {log.name} (last {len(lines)} lines) -----")  # noqa: T201 - test diagnostics
+        print("\n".join(lines))  # noqa: T201
+
+
+@dataclass
+class Shop:
+    stack: Stack
+    base_url: str
+    var_dir: Path
+    redis: RedisServer
+    orders_db: TcpProxy
+    otlp: OtlpReceiver
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=10.0)
+
+
+@pytest.fixture(scope="session")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    var_dir = tmp_path_factory.mktemp("shop-var")
+    redis_server = RedisServer()
+    redis_server.start()
+    pg_host, pg_port = PG_BASE.rsplit("@", 1)[-1].split(":")
+    orders_db = TcpProxy(pg_host, int(pg_port))
+    otlp = OtlpReceiver()
+    environ = {
+        **os.environ,
+        **_fresh_databases(orders_db),
+        "CACHE_URL": redis_server.url,
+        "LOG_FORMAT": "json",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
+        "OTEL_TRACES_SAMPLER_ARG": "1.0",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        # Rate limiting stays on (through the suite's Redis) with limits that many journeys from one
+        # address never reach; the gateway's own suite tests each limit.
+        "RATE_LIMIT_LOGIN": "10000/m",
+        "RATE_LIMIT_LOGIN_ACCOUNT": "10000/m",
+        "RATE_LIMIT_REGISTER": "10000/m",
+        "RATE_LIMIT_REFRESH": "10000/m",
+        "RATE_LIMIT_CHECKOUT": "10000/m",
+        "RATE_LIMIT_DEFAULT": "100000/m",
+    }
+    environ.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    stack = Stack(environ=environ, stream=False, var_dir=var_dir)
+    try:
+        stack.prepare()
+        stack.start()
+        stack.wait_healthy(timeout=120)
+    except Exception:
+        _print_logs(var_dir)
+        stack.stop()
+        redis_server.stop()
+        raise
+    yield Shop(
+        stack=stack,
+        base_url=f"http://127.0.0.1:{GATEWAY_PORT}",
+        var_dir=var_dir,
+        redis=redis_server,
+        orders_db=orders_db,
+        otlp=otlp,
+    )
+    stack.stop()
+    redis_server.stop()
+    orders_db.close()
+    otlp.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and "shop" in getattr(item, "funcargs", {}):
+        _print_logs(item.funcargs["shop"].var_dir)
+
+
+@pytest.fixture
+def api(shop: Shop) -> Iterator[httpx.Client]:
+    with shop.client() as client:
+        yield client
+
+
+@dataclass
+class Customer:
+    email: str
+    password: str
+    access: str
+    refresh: str
+    id: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access}"}
+
+
+@pytest.fixture
+def new_customer(api: httpx.Client) -> Callable[[], Customer]:
+    def make() -> Customer:
+        email = f"e2e-{uuid.uuid4().hex[:12]}@example.com"
+        password = "correct-horse-battery-9"
+        registered = api.post("/api/auth/register", json={"email": email, "password": password, "first_name": "Eve"})
+        assert registered.status_code == 201, registered.text
+        tokens = api.post("/api/auth/login", json={"email": email, "password": password})
+        assert tokens.status_code == 200, tokens.text
+        body = tokens.json()
+        return Customer(email, password, body["access"], body["refresh"], registered.json()["id"])
+
+    return make
+
+
+@pytest.fixture
+def staff(api: httpx.Client) -> Customer:
+    email = os.environ.get("SHOP_DEMO_STAFF_EMAIL", "staff@example.com")
+    password = os.environ.get("SHOP_DEMO_STAFF_PASSWORD", "staff-demo-pass")
+    tokens = api.post("/api/auth/login", json={"email": email, "password": password})
+    assert tokens.status_code == 200, tokens.text
+    me = api.get("/api/users/me", headers={"Authorization": f"Bearer {tokens.json()['access']}"})
+    return Customer(email, password, tokens.json()["access"], tokens.json()["refresh"], me.json()["id"])

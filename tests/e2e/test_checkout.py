@@ -1,0 +1,166 @@
+"""Cart and checkout through the gateway: gRPC to products, Kafka events back to carts."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Customer
+from tests.e2e.problems import assert_problem
+
+
+def _poll(fetch: Callable[[], Any], until: Callable[[Any], bool], *, seconds: float = 30.0) -> Any:
+    deadline = time.monotonic() + seconds
+    value = fetch()
+    while not until(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {seconds} s; last value: {value}")
+        time.sleep(0.2)
+        value = fetch()
+    return value
+
+
+@pytest.fixture
+def make_product(api: httpx.Client, staff: Customer) -> Callable[..., dict[str, Any]]:
+    category = api.get("/api/categories").json()["items"][0]["slug"]
+
+    def make(*, price: str, stock: int) -> dict[str, Any]:
+        sku = f"E2E-{uuid.uuid4().hex[:10].upper()}"
+        body = {"sku": sku, "name": f"Checkout Item {sku}", "price": price, "stock": stock, "category": category}
+        response = api.post("/api/products", json=body, headers=staff.auth)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    return make
+
+
+def _stock(api: httpx.Client, product_id: str) -> int:
+    return int(api.get(f"/api/products/{product_id}").json()["stock"])
+
+
+def test_checkout_journey(
+    api: httpx.Client, new_customer: Callable[[], Customer], make_product: Callable[..., dict[str, Any]]
+) -> None:
+    # given: a customer with two products in the cart
+    customer, stranger = new_customer(), new_customer()
+    lamp, mug = make_product(price="10.00", stock=5), make_product(price="4.25", stock=3)
+    assert (
+        api.post("/api/cart/items", json={"product_id": lamp["id"], "quantity": 1}, headers=customer.auth).status_code
+        == 200
+    )
+    added = api.post("/api/cart/items", json={"product_id": lamp["id"], "quantity": 1}, headers=customer.auth)
+    added = api.post("/api/cart/items", json={"product_id": mug["id"], "quantity": 1}, headers=customer.auth)
+    assert added.status_code == 200, added.text
+    cart = added.json()
+    assert {(line["product_id"], line["quantity"]) for line in cart["lines"]} == {(lamp["id"], 2), (mug["id"], 1)}
+    assert Decimal(cart["total"]) == Decimal("24.25")
+    key = {"Idempotency-Key": f"checkout-{uuid.uuid4()}"}
+
+    # when: the customer checks out twice with one key
+    first = api.post("/api/orders", headers={**customer.auth, **key})
+    second = api.post("/api/orders", headers={**customer.auth, **key})
+
+    # then: one order, priced by products, stock reserved, cart emptied by the event
+    assert first.status_code == 201, first.text
+    assert second.status_code in (200, 201), second.text
+    order = first.json()
+    assert second.json()["id"] == order["id"]
+    assert order["status"] == "confirmed"
+    assert Decimal(order["total"]) == Decimal("24.25")
+    assert order["currency"] == "USD"
+    assert (_stock(api, lamp["id"]), _stock(api, mug["id"])) == (3, 2)
+    _poll(lambda: api.get("/api/cart", headers=customer.auth).json(), lambda c: c["lines"] == [])
+    listed = api.get("/api/orders", headers=customer.auth).json()
+    assert [o["id"] for o in listed["items"]].count(order["id"]) == 1
+    assert listed["count"] == 1
+    assert_problem(api.get(f"/api/orders/{order['id']}", headers=stranger.auth), 404)
+    assert_problem(api.post(f"/api/orders/{order['id']}/cancel", headers=stranger.auth), 404)
+
+    # when: the customer cancels
+    cancelled = api.post(f"/api/orders/{order['id']}/cancel", headers=customer.auth)
+
+    # then: stock is back
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    _poll(lambda: (_stock(api, lamp["id"]), _stock(api, mug["id"])), lambda s: s == (5, 3))
+    assert api.get(f"/api/orders/{order['id']}", headers=customer.auth).json()["status"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("quantity", "status"),
+    [(0, 400), (-1, 400), (100, 400), ("two", 400), (6, 409)],
+)
+def test_bad_cart_quantities_are_rejected(
+    api: httpx.Client,
+    new_customer: Callable[[], Customer],
+    make_product: Callable[..., dict[str, Any]],
+    quantity: object,
+    status: int,
+) -> None:
+    # given
+    customer = new_customer()
+    product = make_product(price="3.00", stock=5)
+
+    # when
+    response = api.post(
+        "/api/cart/items", json={"product_id": product["id"], "quantity": quantity}, headers=customer.auth
+    )
+
+    # then
+    assert_problem(response, status)
+    assert api.get("/api/cart", headers=customer.auth).json()["lines"] == []
+
+
+def test_unknown_or_malformed_product_cannot_be_added(api: httpx.Client, new_customer: Callable[[], Customer]) -> None:
+    customer = new_customer()
+    assert_problem(
+        api.post("/api/cart/items", json={"product_id": str(uuid.uuid4()), "quantity": 1}, headers=customer.auth), 404
+    )
+    assert_problem(api.post("/api/cart/items", json={"product_id": "nope", "quantity": 1}, headers=customer.auth), 400)
+    assert api.get("/api/cart", headers=customer.auth).json()["lines"] == []
+
+
+def test_empty_cart_checkout_is_422(api: httpx.Client, new_customer: Callable[[], Customer]) -> None:
+    customer = new_customer()
+    response = api.post("/api/orders", headers={**customer.auth, "Idempotency-Key": str(uuid.uuid4())})
+    assert_problem(response, 422)
+    assert api.get("/api/orders", headers=customer.auth).json()["count"] == 0
+
+
+def test_checkout_without_idempotency_key_is_400(api: httpx.Client, new_customer: Callable[[], Customer]) -> None:
+    customer = new_customer()
+    assert_problem(api.post("/api/orders", headers=customer.auth), 400)
+
+
+def test_checkout_of_more_than_remaining_stock_names_the_item(
+    api: httpx.Client,
+    new_customer: Callable[[], Customer],
+    make_product: Callable[..., dict[str, Any]],
+    staff: Customer,
+) -> None:
+    # given: the cart holds 2 units, then stock drops to 1
+    customer = new_customer()
+    product = make_product(price="7.00", stock=2)
+    api.post("/api/cart/items", json={"product_id": product["id"], "quantity": 2}, headers=customer.auth)
+    api.patch(f"/api/products/{product['id']}", json={"stock": 1}, headers=staff.auth)
+
+    # when
+    response = api.post("/api/orders", headers={**customer.auth, "Idempotency-Key": str(uuid.uuid4())})
+
+    # then
+    body = assert_problem(response, 409)
+    assert body.get("product_id") == product["id"]
+    assert _stock(api, product["id"]) == 1
+    orders = api.get("/api/orders", headers=customer.auth).json()["items"]
+    assert all(o["status"] != "confirmed" for o in orders)
+
+
+def test_orders_need_a_token(api: httpx.Client) -> None:
+    assert_problem(api.get("/api/orders"), 401)
+    assert_problem(api.get("/api/cart"), 401)

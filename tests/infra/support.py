@@ -1,0 +1,61 @@
+"""Paths and loaders the infrastructure checks share (no Docker engine needed)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_DIR = ROOT / "compose"
+COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
+ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
+PROMETHEUS_DIR = COMPOSE_DIR / "prometheus"
+ALERTMANAGER_FILE = COMPOSE_DIR / "alertmanager" / "alertmanager.yml"
+GRAFANA_DIR = ROOT / "grafana"
+RUNBOOK_DIR = ROOT / "docs" / "runbooks"
+
+
+def require_tool(name: str) -> str:
+    """The tool's path; skipped locally when missing, but a failure in CI (`CI` set), where it is installed."""
+    path = shutil.which(name)
+    if path:
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} is required in CI (Debian packages prometheus, prometheus-alertmanager)")
+    pytest.skip(f"{name} is not installed (apt-get install prometheus prometheus-alertmanager)")
+
+
+@functools.cache
+def load_compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return data
+
+
+@functools.cache
+def load_env_example() -> dict[str, str]:
+    values = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.partition("=")
+        value = value.split(" #", 1)[0].strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name.strip()] = value
+    return values
+
+
+@functools.cache
+def load_rules() -> list[dict[str, Any]]:
+    found = []
+    for path in sorted((PROMETHEUS_DIR / "rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            found.extend(group["rules"])
+    return found

@@ -1,0 +1,259 @@
+"""The compose stack, checked without a Docker engine: health, restarts, dependencies, secrets, env."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra.support import COMPOSE_DIR, COMPOSE_FILE, ENV_EXAMPLE, ROOT, load_compose, load_env_example
+
+# Images without a shell or HTTP client: their readiness is watched from outside instead.
+NO_SHELL_IMAGES = {
+    "loki": "loki-gateway probes http://loki:3100/ready",
+    "tempo": "Prometheus scrapes it: up{job='tempo'} and TargetDown",
+}
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|TOKEN|HASH")
+# Names that contain KEY but hold no secret: the request.META key the gateway reads client IPs from.
+NOT_SECRETS = {"RATELIMIT_IP_META_KEY"}
+INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}")
+SHOP_PROCESSES = {
+    "gateway": "uvicorn gateway_svc.asgi:application",
+    "users": "gunicorn user_svc.wsgi:application",
+    "products": "gunicorn product_svc.wsgi:application",
+    "orders": "gunicorn order_svc.wsgi:application",
+    "carts": "gunicorn cart_svc.wsgi:application",
+    "products-grpc": "python -m product_svc.grpc_server",
+    "users-relay": "python user_svc/manage.py outbox_relay",
+    "orders-relay": "python order_svc/manage.py outbox_relay",
+    "carts-consumer": "python cart_svc/manage.py consume_events",
+    "products-consumer": "python product_svc/manage.py consume_events",
+}
+
+
+def services() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = load_compose()["services"]
+    return found
+
+
+def is_one_shot(service: dict[str, Any]) -> bool:
+    return service.get("restart") == "no"
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    assert isinstance(env, dict), "environment is written as a map"
+    return {k: str(v) for k, v in env.items()}
+
+
+def test_every_long_running_service_has_a_health_check_and_a_restart_policy() -> None:
+    for name, service in services().items():
+        if is_one_shot(service):
+            continue
+        assert service.get("restart") in {"unless-stopped", "always", "on-failure"}, name
+        if name in NO_SHELL_IMAGES:
+            assert "healthcheck" not in service, name
+            continue
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
+
+
+def test_images_without_a_shell_are_watched_from_outside() -> None:
+    loki_gateway = services()["loki-gateway"]["healthcheck"]["test"]
+    scrape_config = (COMPOSE_DIR / "prometheus" / "prometheus.yml").read_text()
+
+    assert "http://loki:3100/ready" in " ".join(loki_gateway)
+    assert "job_name: tempo" in scrape_config
+
+
+def test_every_dependency_waits_on_a_condition() -> None:
+    for name, service in services().items():
+        depends = service.get("depends_on", {})
+        assert isinstance(depends, dict), f"{name}: depends_on must use the long form with conditions"
+        for target, spec in depends.items():
+            assert target in services(), f"{name} depends on unknown {target}"
+            assert spec.get("condition") in {
+                "service_healthy",
+                "service_completed_successfully",
+                "service_started",
+            }, (name, target)
+            if spec["condition"] == "service_healthy":
+                assert "healthcheck" in services()[target], f"{name} waits for {target}, which has no health check"
+            if spec["condition"] == "service_completed_successfully":
+                assert is_one_shot(services()[target]), (name, target)
+
+
+def test_each_shop_process_runs_its_command_after_its_migrations() -> None:
+    for name, expected in SHOP_PROCESSES.items():
+        service = services()[name]
+        command = " ".join(str(part) for part in service["command"])
+        assert command.startswith(expected), (name, command)
+        domain = {"gateway": None}.get(name, name.split("-")[0])
+        if domain:
+            assert service["depends_on"][f"{domain}-migrate"]["condition"] == "service_completed_successfully"
+            migrate = " ".join(services()[f"{domain}-migrate"]["command"])
+            assert migrate.endswith("manage.py migrate --noinput"), migrate
+
+
+def test_shop_processes_get_their_required_environment() -> None:
+    common = {"DJANGO_SECRET_KEY", "SHOP_ENV", "DEBUG", "ALLOWED_HOSTS", "LOG_FORMAT", "LOG_LEVEL"}
+    common |= {"KAFKA_BOOTSTRAP_SERVERS", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_SAMPLER_ARG", "JWT_JWKS_URL"}
+    for name in SHOP_PROCESSES:
+        env = environment(services()[name])
+        assert common <= env.keys(), (name, common - env.keys())
+        assert env["SHOP_ENV"] == "production"
+        assert env["DEBUG"] == "false"
+        assert env["LOG_FORMAT"] == "json"
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://tempo:4318"
+        if name != "gateway":
+            assert env["DATABASE_URL"].startswith("postgres://"), name
+        if name.endswith(("-relay", "-consumer", "-grpc")):
+            assert "METRICS_PORT" in env, name
+        if name in {"users", "products", "orders", "carts", "gateway"}:
+            assert env["PROMETHEUS_MULTIPROC_DIR"] == "/run/prometheus", name
+            assert any(
+                v.get("target") == "/run/prometheus" and v.get("type") == "tmpfs" for v in services()[name]["volumes"]
+            )
+    gateway = environment(services()["gateway"])
+    assert {gateway[k] for k in ("USERS_URL", "PRODUCTS_URL", "ORDERS_URL", "CARTS_URL")} == {
+        "http://users:5000",
+        "http://products:5001",
+        "http://orders:5002",
+        "http://carts:5003",
+    }
+    for name in ("orders", "carts"):
+        assert environment(services()[name])["PRODUCTS_GRPC_TARGET"] == "products-grpc:50051"
+    assert environment(services()["users"])["JWT_PRIVATE_KEY_FILE"] == "/run/secrets/jwt_private_key"
+
+
+def test_no_secret_is_written_in_the_compose_file() -> None:
+    for name, service in services().items():
+        for key, value in environment(service).items():
+            if SECRET_NAME.search(key) and not key.endswith("_FILE") and key not in NOT_SECRETS:
+                assert re.fullmatch(r"\$\{[A-Z0-9_]+:\?[^}]*\}", value), f"{name}.{key} must be a required ${{VAR:?}}"
+            # Credentials inside URLs (postgres://user:password@host) come from variables too.
+            for password in re.findall(r"://[^:/@\s]+:([^@\s]+)@", value):
+                assert password.startswith("${"), f"{name}.{key} has a literal password"
+
+
+def strings(node: Any) -> list[str]:
+    """Every string in the parsed compose file (keys included), so comments do not count."""
+    if isinstance(node, dict):
+        return [s for k, v in node.items() for s in (*strings(k), *strings(v))]
+    if isinstance(node, list):
+        return [s for item in node for s in strings(item)]
+    return [node] if isinstance(node, str) else []
+
+
+def interpolations() -> list[re.Match[str]]:
+    return [m for text in strings(load_compose()) for m in INTERPOLATION.finditer(text.replace("$$", ""))]
+
+
+def test_every_variable_the_compose_file_uses_is_documented_in_the_env_example() -> None:
+    used = {m.group(1) for m in interpolations()}
+    used |= {s["environment"] for s in load_compose().get("secrets", {}).values() if "environment" in s}
+    documented = set(load_env_example())
+
+    assert used - documented == set()
+    assert documented - used == set(), "documented but unused"
+
+
+def test_required_variables_have_non_empty_example_values() -> None:
+    required = {m.group(1) for m in interpolations() if m.group(2) == ":?"}
+    example = load_env_example()
+
+    assert all(example[name] for name in required), [name for name in required if not example[name]]
+
+
+def test_state_lives_in_named_volumes_and_everything_shares_the_declared_networks() -> None:
+    compose = load_compose()
+    declared = set(compose["volumes"])
+    used = set()
+    for name, service in services().items():
+        for volume in service.get("volumes", []):
+            if isinstance(volume, dict):
+                assert volume["type"] == "tmpfs", name
+                continue
+            source = volume.split(":", 1)[0]
+            if source.startswith((".", "/")):
+                assert volume.endswith(":ro"), f"{name}: bind mounts are read-only configuration ({volume})"
+                continue
+            assert source in declared, f"{name}: {source} is not a declared named volume"
+            used.add(source)
+        assert set(service.get("networks", [])) <= set(compose["networks"]), name
+    assert used == declared
+    assert compose["networks"]["logs"]["internal"] is True
+    assert services()["loki"]["networks"] == ["logs"], "Loki is reachable only through loki-gateway"
+
+
+def test_postgres_per_service_on_the_documented_host_ports() -> None:
+    expected = {"users-db": 5433, "products-db": 5434, "orders-db": 5435, "carts-db": 5436}
+    for name, port in expected.items():
+        service = services()[name]
+        assert service["image"].startswith("postgres:16"), name
+        assert service["ports"] == [f"127.0.0.1:{port}:5432"], name
+
+
+def test_kafka_runs_in_kraft_mode_and_the_topics_are_created() -> None:
+    kafka = environment(services()["kafka"])
+    init = services()["kafka-init"]["command"][0]
+
+    assert not [k for k in kafka if "ZOOKEEPER" in k]
+    assert not [name for name in services() if "zookeeper" in name]
+    assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    for topic in ("shop.users", "shop.orders", "shop.users.dlq", "shop.orders.dlq"):
+        assert topic in init
+
+
+def test_grafana_gets_its_provisioning_and_dashboards() -> None:
+    volumes = services()["grafana"]["volumes"]
+
+    assert "../grafana/provisioning:/etc/grafana/provisioning:ro" in volumes
+    assert "../grafana/dashboards:/etc/grafana/dashboards:ro" in volumes
+    for volume in volumes:
+        source = volume.split(":", 1)[0]
+        if source.startswith("."):
+            assert (COMPOSE_DIR / source).resolve().exists(), volume
+
+
+def test_every_mounted_config_file_exists() -> None:
+    for name, service in services().items():
+        for volume in service.get("volumes", []):
+            if isinstance(volume, str) and volume.startswith("./"):
+                assert (COMPOSE_DIR / volume.split(":", 1)[0]).exists(), (name, volume)
+    assert (COMPOSE_DIR / "Dockerfile").is_file()
+    assert (COMPOSE_DIR / "healthcheck.py").is_file()
+
+
+def test_docker_compose_config_accepts_the_stack_with_the_example_env(tmp_path: Path) -> None:
+    docker = shutil.which("docker")
+    if not docker:
+        pytest.skip("docker CLI not installed")
+    plugin = subprocess.run([docker, "compose", "version"], capture_output=True, text=True, check=False)
+    if plugin.returncode != 0:
+        pytest.skip(f"the docker compose plugin is not installed: {plugin.stderr.strip() or plugin.stdout.strip()}")
+    env_file = tmp_path / ".env"
+    shutil.copy(ENV_EXAMPLE, env_file)
+    # The JWT key is a file secret; `config` only needs it to exist.
+    secrets = COMPOSE_DIR / "secrets"
+    created = not (secrets / "jwt_private.pem").exists()
+    if created:
+        secrets.mkdir(exist_ok=True)
+        (secrets / "jwt_private.pem").write_text("placeholder for docker compose config\n")
+    try:
+        result = subprocess.run(
+            [docker, "compose", "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config", "--quiet"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        if created:
+            (secrets / "jwt_private.pem").unlink()
+    assert result.returncode == 0, result.stderr

