@@ -44,7 +44,7 @@ test: install ## Every service's suite (PostgreSQL, Redis), then infra checks an
 lint: install ## ruff (lint + format check), mypy per service, migrations check, secret scan
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	PYTHONPATH=$(CURDIR):$(CURDIR)/shopkit DJANGO_SETTINGS_MODULE=shopkit_tests.settings $(BIN)/mypy shopkit/src/shopkit tools
+	PYTHONPATH=$(CURDIR):$(CURDIR)/shopkit DJANGO_SETTINGS_MODULE=shopkit_tests.settings $(BIN)/mypy shopkit/src/shopkit tools bench
 	@for svc in $(SERVICES); do echo "mypy $$svc"; DJANGO_SETTINGS_MODULE=$$svc.settings $(BIN)/mypy $$svc || exit 1; done
 	@for svc in user_svc product_svc order_svc cart_svc; do $(PY) $$svc/manage.py makemigrations --check --dry-run >/dev/null || { echo "missing migrations in $$svc"; exit 1; }; done
 	$(BIN)/detect-secrets-hook --baseline .secrets.baseline $$(git ls-files | grep -v '^requirements/')
@@ -58,7 +58,7 @@ requirements: ## Re-pin requirements/*.txt from the .in files
 	$(BIN)/uv pip compile --python-version 3.11 --quiet requirements/dev.in -o requirements/dev.txt
 
 bench: install ## Benchmarks, side by side; writes docs/BENCHMARKS.md
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 load: install ## Headless Locust load against a running shop (make run first)
 	$(BIN)/locust -f bench/locustfile.py --headless --users $${USERS:-20} --spawn-rate 5 --run-time $${RUN_TIME:-60s} --host $${HOST:-http://127.0.0.1:3000}

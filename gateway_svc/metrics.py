@@ -20,3 +20,14 @@ RATE_LIMITED = Counter(
     "Requests the gateway refused with 429, by limit.",
     ["scope"],
 )
+
+
+def initialize(upstreams: list[str]) -> None:
+    """Every upstream's every outcome exists at 0 from the start: error panels and ratio alerts see a real
+    zero instead of no series at all (Prometheus' advice for labelled counters)."""
+    for upstream in upstreams:
+        for outcome in UPSTREAM_OUTCOMES:
+            UPSTREAM_REQUESTS.labels(upstream=upstream, outcome=outcome)
+
+
+UPSTREAM_OUTCOMES = ("ok", "error", "unavailable", "timeout", "circuit_open")

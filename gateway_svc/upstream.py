@@ -46,6 +46,8 @@ _BASE_URL_SETTINGS = {
     Upstream.ORDERS: "ORDERS_URL",
     Upstream.CARTS: "CARTS_URL",
 }
+metrics.initialize([u.value for u in Upstream])
+
 # What the caller sends that downstream services need (traceparent is added by the httpx instrumentation).
 _FORWARDED_REQUEST_HEADERS = ("Authorization", "Idempotency-Key")
 _FORWARDED_RESPONSE_HEADERS = ("Retry-After", "WWW-Authenticate")

@@ -29,9 +29,7 @@ def make_shopper() -> Callable[[], Shopper]:
     def make() -> Shopper:
         user_id = uuid.uuid4()
         client = APIClient()
-        client.credentials(
-            HTTP_AUTHORIZATION=f"Bearer {access_token(user_id, email=f'{user_id.hex[:8]}@example.com')}"
-        )
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token(user_id, email=f'{user_id.hex[:8]}@example.com')}")
         return Shopper(user_id=user_id, client=client)
 
     return make

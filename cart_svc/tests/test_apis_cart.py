@@ -24,12 +24,16 @@ EMPTY_CART = {"lines": [], "total": "0.00", "currency": "USD", "stale": False}
 
 def _stored(user_id: uuid.UUID) -> list[tuple[uuid.UUID, int]]:
     return list(
-        CartLine.objects.filter(cart__user_id=user_id).order_by("created_at", "id").values_list("product_id", "quantity")
+        CartLine.objects.filter(cart__user_id=user_id)
+        .order_by("created_at", "id")
+        .values_list("product_id", "quantity")
     )
 
 
 def _add(shopper: Shopper, product_id: uuid.UUID, quantity: int) -> None:
-    response = shopper.client.post("/api/cart/items", {"product_id": str(product_id), "quantity": quantity}, format="json")
+    response = shopper.client.post(
+        "/api/cart/items", {"product_id": str(product_id), "quantity": quantity}, format="json"
+    )
     assert response.status_code == 200, response.content
 
 
@@ -90,7 +94,13 @@ def test_get_cart_with_products_down_answers_with_the_remembered_names_and_price
     assert response.status_code == 200
     assert response.json() == {
         "lines": [
-            {"product_id": str(line.product_id), "name": "Mug", "quantity": 2, "unit_price": "9.50", "line_total": "19.00"}
+            {
+                "product_id": str(line.product_id),
+                "name": "Mug",
+                "quantity": 2,
+                "unit_price": "9.50",
+                "line_total": "19.00",
+            }
         ],
         "total": "19.00",
         "currency": "USD",
@@ -112,7 +122,13 @@ def test_get_cart_keeps_a_product_products_no_longer_knows_with_its_remembered_p
     assert response.status_code == 200
     body = response.json()
     assert body["lines"] == [
-        {"product_id": str(gone.product_id), "name": "Discontinued", "quantity": 1, "unit_price": "4.00", "line_total": "4.00"}
+        {
+            "product_id": str(gone.product_id),
+            "name": "Discontinued",
+            "quantity": 1,
+            "unit_price": "4.00",
+            "line_total": "4.00",
+        }
     ]
     assert body["stale"] is False
 
@@ -162,7 +178,9 @@ def test_post_item_adds_a_line_and_answers_with_the_cart(
     # then
     assert response.status_code == 200
     assert response.json() == {
-        "lines": [{"product_id": str(mug.id), "name": "Mug", "quantity": 2, "unit_price": "9.50", "line_total": "19.00"}],
+        "lines": [
+            {"product_id": str(mug.id), "name": "Mug", "quantity": 2, "unit_price": "9.50", "line_total": "19.00"}
+        ],
         "total": "19.00",
         "currency": "USD",
         "stale": False,
@@ -316,7 +334,9 @@ def test_patch_item_sets_the_quantity_and_answers_with_the_cart(fake_products: A
     # then
     assert response.status_code == 200
     assert response.json() == {
-        "lines": [{"product_id": str(mug.id), "name": "Mug", "quantity": 1, "unit_price": "2.00", "line_total": "2.00"}],
+        "lines": [
+            {"product_id": str(mug.id), "name": "Mug", "quantity": 1, "unit_price": "2.00", "line_total": "2.00"}
+        ],
         "total": "2.00",
         "currency": "USD",
         "stale": False,
@@ -415,7 +435,9 @@ def test_delete_item_removes_the_line_and_answers_with_the_cart(fake_products: A
     # then
     assert response.status_code == 200
     assert response.json() == {
-        "lines": [{"product_id": str(tea.id), "name": "Tea", "quantity": 1, "unit_price": "2.00", "line_total": "2.00"}],
+        "lines": [
+            {"product_id": str(tea.id), "name": "Tea", "quantity": 1, "unit_price": "2.00", "line_total": "2.00"}
+        ],
         "total": "2.00",
         "currency": "USD",
         "stale": False,

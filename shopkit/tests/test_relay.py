@@ -211,3 +211,32 @@ def test_two_relays_at_once_publish_each_event_exactly_once(kafka_settings: Any,
     assert sum(r.sent for r in results) == 30
     assert sum(r.failed for r in results) == 0
     assert OutboxEvent.objects.filter(sent_at__isnull=True).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relay_recovers_when_the_broker_restarts_empty_while_its_producer_is_retrying(
+    kafka_settings: Any, topic: str, tansu_broker: TansuBroker
+) -> None:
+    # given: a running relay whose idempotent producer has a producer id on the broker
+    kafka_settings.KAFKA_BOOTSTRAP_SERVERS = tansu_broker.bootstrap
+    kafka_settings.OUTBOX_DELIVERY_TIMEOUT_SECONDS = 2.0
+    stop = threading.Event()
+    relay = threading.Thread(target=_run_relay, args=(OutboxRelay(), stop), daemon=True)
+    relay.start()
+    try:
+        _emit(topic, "order-0")
+        _wait_until(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), timeout=15, what="warm-up")
+
+        # when: the broker restarts at once, without its state, while events are in flight; librdkafka
+        # retries them under the forgotten producer id and reports only "message timed out"
+        tansu_broker.stop()
+        events = _emit(topic, "order-7", n=2)
+        tansu_broker.start()
+
+        # then: the relay replaces its producer and every event is delivered
+        _wait_until(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), timeout=40, what="delivery")
+    finally:
+        stop.set()
+        relay.join(timeout=15)
+    messages = read_topic(tansu_broker.bootstrap, topic, count=2)
+    assert sorted(_headers(m)["ce_id"] for m in messages) == sorted(str(e.id) for e in events)

@@ -110,8 +110,9 @@ def _query(prometheus: str, expr: str) -> list[dict[str, Any]]:
     return list(body["data"]["result"])
 
 
-def _scripted_load(api: httpx.Client, staff: Customer, new_customer: Callable[[], Customer]) -> None:
-    """A few customers' worth of everything the dashboards show: browsing, errors, carts, orders, cancels."""
+def _scripted_load(shop: Shop, api: httpx.Client, staff: Customer, new_customer: Callable[[], Customer]) -> None:
+    """A few customers' worth of everything the dashboards show: browsing, errors, carts, orders, cancels,
+    and one short outage of the orders database, so the error panels have real 5xx and exceptions."""
     category = api.get("/api/categories").json()["items"][0]["slug"]
     sku = f"MET-{uuid.uuid4().hex[:8].upper()}"
     product = api.post(
@@ -130,10 +131,17 @@ def _scripted_load(api: httpx.Client, staff: Customer, new_customer: Callable[[]
         api.get("/api/orders", headers=customer.auth)
         api.post(f"/api/orders/{order['id']}/cancel", headers=customer.auth)
         api.post("/api/orders", headers={**customer.auth, "Idempotency-Key": str(uuid.uuid4())})  # empty cart: 422
+    shop.orders_db.cut()
+    try:
+        for _ in range(2):
+            outage = api.get("/api/orders", headers=customer.auth)
+            assert outage.status_code == 503, outage.text
+    finally:
+        shop.orders_db.restore()
 
 
 def test_every_dashboard_query_returns_data(
-    prometheus: str, api: httpx.Client, staff: Customer, new_customer: Callable[[], Customer]
+    shop: Shop, prometheus: str, api: httpx.Client, staff: Customer, new_customer: Callable[[], Customer]
 ) -> None:
     # given: every target is scraped
     deadline = time.monotonic() + 30
@@ -144,7 +152,7 @@ def test_every_dashboard_query_returns_data(
         time.sleep(0.5)
 
     # when: a short scripted load, then a few scrapes
-    _scripted_load(api, staff, new_customer)
+    _scripted_load(shop, api, staff, new_customer)
     queries = dashboard_queries()
     assert len(queries) >= 20
     deadline = time.monotonic() + 30

@@ -14,6 +14,9 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# gunicorn 27 opens a control socket at one per-user path by default; several services on one host
+# would fight over it, and nothing here uses `gunicornc`.
+control_socket_disable = True
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]

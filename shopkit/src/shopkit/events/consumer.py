@@ -71,6 +71,8 @@ class EventConsumer:
         self.handlers = dict(handlers)
         self.conf = conf or EventSettings.load()
         self._metrics = consumer_metrics()
+        for topic in self.topics:  # a real 0 for dashboards and alerts before anything goes wrong
+            self._metrics.dead_lettered.labels(topic=topic, consumer=group_id)
         self._tracer = tracer(__name__)
         self._dlq_producer: Producer | None = None
         self._next_lag = 0.0

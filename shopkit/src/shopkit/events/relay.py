@@ -66,6 +66,8 @@ class OutboxRelay:
     def prepare(self) -> None:
         """Create the configured topics and their dead-letter topics (Tansu may not auto-create them)."""
         topics = set(self.conf.topics) | {dlq_topic(t) for t in self.conf.topics}
+        for topic in self.conf.topics:
+            self._metrics.publish_failed.labels(topic=topic)  # a real 0 for dashboards and alerts
         self._ensured |= ensure_topics(self.conf, topics, timeout=self._admin_timeout)
 
     def close(self) -> None:
@@ -135,12 +137,15 @@ class OutboxRelay:
                 continue
             failed[str(outcome)].append(event)
             if isinstance(outcome, KafkaError):
-                if outcome.fatal() or outcome.code() == KafkaError.UNKNOWN_PRODUCER_ID:
-                    reset_reason = str(outcome)
+                # Any failed delivery starts the next batch with a new producer and re-ensured topics: a
+                # broker that restarted without its state (Tansu in memory) no longer knows our producer id,
+                # which librdkafka reports only as timed-out messages, and may have lost the topics too.
+                reset_reason = reset_reason or str(outcome)
                 if outcome.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
                     self._ensured.discard(event.topic)
         if reset_reason:
             self._discard_producer(reset_reason)
+            self._ensured.clear()
         outbox_mark_sent(event_ids=[e.id for e in sent])
         for error, group in failed.items():
             outbox_mark_failed(event_ids=[e.id for e in group], error=error)
