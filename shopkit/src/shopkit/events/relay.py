@@ -151,28 +151,29 @@ class OutboxRelay:
             outbox_mark_failed(event_ids=[e.id for e in group], error=error)
         for event in sent:
             self._metrics.published.labels(topic=event.topic, event_type=event.event_type).inc()
-            spans[event.id].end()
-            log.info(
-                "outbox_event_published",
-                event_id=str(event.id),
-                event_type=event.event_type,
-                topic=event.topic,
-                key=event.key,
-            )
+            # Logged inside the event's span: the line carries the emitting request's trace id.
+            with trace.use_span(spans[event.id], end_on_exit=True):
+                log.info(
+                    "outbox_event_published",
+                    event_id=str(event.id),
+                    event_type=event.event_type,
+                    topic=event.topic,
+                    key=event.key,
+                )
         for error, group in failed.items():
             for event in group:
                 self._metrics.publish_failed.labels(topic=event.topic).inc()
                 span = spans[event.id]
                 span.set_status(Status(StatusCode.ERROR, error))
-                span.end()
-                log.warning(
-                    "outbox_publish_failed",
-                    event_id=str(event.id),
-                    event_type=event.event_type,
-                    topic=event.topic,
-                    attempts=event.attempts + 1,
-                    error=error,
-                )
+                with trace.use_span(span, end_on_exit=True):
+                    log.warning(
+                        "outbox_publish_failed",
+                        event_id=str(event.id),
+                        event_type=event.event_type,
+                        topic=event.topic,
+                        attempts=event.attempts + 1,
+                        error=error,
+                    )
         return BatchResult(claimed=len(events), sent=len(sent), failed=len(events) - len(sent))
 
     def _start_span(self, event: OutboxEvent) -> trace.Span:
