@@ -154,7 +154,12 @@ def start_extras(stack: Stack, extras: list[Extra]) -> None:
         prom_dir = stack.var_dir / "prometheus" / extra.name
         shutil.rmtree(prom_dir, ignore_errors=True)
         prom_dir.mkdir(parents=True)
-        env = {**stack.service_env("products"), "PROMETHEUS_MULTIPROC_DIR": str(prom_dir), **extra.env}
+        env = {
+            **stack.service_env("products"),
+            "WEB_CONCURRENCY": stack.base_env.get("WEB_CONCURRENCY", "1"),  # the same workers as `make run`
+            "PROMETHEUS_MULTIPROC_DIR": str(prom_dir),
+            **extra.env,
+        }
         env = {k: v for k, v in env.items() if v != ""}
         argv = [sys.executable, "-m", "gunicorn", "product_svc.wsgi:application", "-c", "python:shopkit.gunicorn_conf"]
         log = (stack.log_dir / f"{extra.name}.log").open("wb")
