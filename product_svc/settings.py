@@ -12,11 +12,14 @@ WSGI_APPLICATION = "product_svc.wsgi.application"
 INSTALLED_APPS = [*INSTALLED_APPS, "django_filters", "shopkit.events", "product_svc.catalog"]
 
 DATABASES = {"default": database("products")}
-CACHES = {"default": cache("products")}
+# Shared by every process of the service (Redis, or in embedded mode a file cache under var/cache/):
+# the gRPC server and the event consumer change stock in other processes and must invalidate the
+# catalog reads the web workers cache, which a per-process memory cache could not do.
+CACHES = {"default": cache("products", shared=True)}
 
-# Catalog reads are cached only in a cache every process shares (Redis): the gRPC server and the
-# event consumer change stock in other processes, and could not invalidate a per-process memory cache.
-CATALOG_CACHE_ENABLED = env.bool("CATALOG_CACHE_ENABLED", default="redis" in CACHES["default"]["BACKEND"].lower())
+CATALOG_CACHE_ENABLED = env.bool(
+    "CATALOG_CACHE_ENABLED", default=not CACHES["default"]["BACKEND"].lower().endswith(("dummycache", "locmemcache"))
+)
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=30)
 
 # gRPC server (python -m product_svc.grpc_server); its /metrics port defaults to 9400 (0 turns it off).

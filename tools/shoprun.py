@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -133,10 +135,57 @@ class Stack:
             timeout=300,
         )
 
+    def _fingerprint(self) -> str:
+        """What preparation depends on: every migration and demo-data file, and where the data lives."""
+        digest = hashlib.sha256()
+        sources = sorted(
+            [
+                *ROOT.glob("*_svc/*/migrations/*.py"),
+                *ROOT.glob("shopkit/src/shopkit/*/migrations/*.py"),
+                *ROOT.glob("*_svc/*/management/commands/seed_demo.py"),
+                *ROOT.glob("*_svc/*/demo_data.py"),
+            ]
+        )
+        for path in sources:
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+        for name in sorted(k for k in self.base_env if k.endswith("_DATABASE_URL") or k.startswith("SHOP_DEMO_")):
+            digest.update(f"{name}={self.base_env[name]}".encode())
+        return digest.hexdigest()
+
+    def _prepared(self) -> Path:
+        return self.var_dir / "prepared.json"
+
+    def _already_prepared(self, fingerprint: str) -> list[str] | None:
+        """The report of an earlier preparation that is still valid, or None when it must run again."""
+        try:
+            record = json.loads(self._prepared().read_text())
+        except (OSError, ValueError):
+            return None
+        key = Path(self.base_env.get("JWT_PRIVATE_KEY_FILE", self.var_dir / "jwt" / "private.pem"))
+        databases_exist = all(
+            self.base_env.get(f"SHOP_{name.upper()}_DATABASE_URL") or (self.var_dir / f"{name}.sqlite3").exists()
+            for name in DOMAIN_SERVICES
+        )
+        if record.get("fingerprint") != fingerprint or not key.exists() or not databases_exist:
+            return None
+        return [str(line) for line in record.get("report", [])]
+
     def prepare(self) -> list[str]:
-        """Keys, migrations (in parallel), demo data. Returns the demo data's own report lines."""
+        """Keys, migrations (in parallel), demo data. Returns the demo data's own report lines.
+
+        A second run with the same migrations, demo data and databases skips all of it (seconds saved
+        on every restart); anything changed, or a database file gone, prepares again.
+        """
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        fingerprint = self._fingerprint()
+        if (report := self._already_prepared(fingerprint)) is not None:
+            return report
+        report = self._prepare()
+        self._prepared().write_text(json.dumps({"fingerprint": fingerprint, "report": report}))
+        return report
+
+    def _prepare(self) -> list[str]:
         self._check(self.manage("users", "jwt_keygen"), "users: jwt_keygen")
         with ThreadPoolExecutor(max_workers=4) as pool:
             results = list(pool.map(lambda n: (n, self.manage(n, "migrate", "--noinput")), DOMAIN_SERVICES))

@@ -52,3 +52,41 @@ def test_admin_sign_in_is_throttled_per_address(client: Any, settings: Any) -> N
     # then
     assert statuses[:3] == [200, 200, 200]
     assert statuses[3:] == [429, 429]
+
+
+def test_ready_with_caching_turned_off_still_passes(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: CACHE_URL=dummy:// (the cache benchmark's reference) stores nothing by design
+    from django.core.cache.backends.dummy import DummyCache
+
+    from shopkit import health
+
+    dummy = DummyCache("off", {})
+    monkeypatch.setattr(health, "caches", {"default": dummy})
+    monkeypatch.setattr(health, "cache", dummy)
+
+    # when
+    response = client.get("/health/ready")
+
+    # then
+    assert response.status_code == 200
+    assert response.json()["checks"]["cache"] == "ok"
+
+
+def test_a_shared_cache_without_cache_url_is_a_file_cache_every_process_of_the_service_sees(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.core.cache.backends.filebased import FileBasedCache
+
+    from shopkit import settings as shop_settings
+
+    monkeypatch.delenv("CACHE_URL", raising=False)
+    monkeypatch.setattr(shop_settings, "VAR_DIR", tmp_path)
+
+    config = shop_settings.cache("products", shared=True)
+    first = FileBasedCache(config["LOCATION"], {})
+    second = FileBasedCache(config["LOCATION"], {})  # another process of the same service
+    first.set("catalog:version", 7)
+
+    assert config["LOCATION"] == str(tmp_path / "cache" / "products")
+    assert second.get("catalog:version") == 7
+    assert shop_settings.cache("gateway")["BACKEND"].endswith("LocMemCache")

@@ -53,11 +53,19 @@ def test_one_checkout_is_one_trace_from_gateway_to_the_carts_consumer(
     # then: spans from the gateway, orders, products' gRPC server and the carts consumer share the trace
     def complete(spans: list[ReceivedSpan]) -> bool:
         kinds = {(s.service, s.kind) for s in spans}
-        return {
-            ("gateway", SPAN_KIND_SERVER),
-            ("orders", SPAN_KIND_SERVER),
-            ("carts", SPAN_KIND_CONSUMER),
-        } <= kinds and any(s.service == "products" and "ReserveStock" in s.name for s in spans)
+        span_ids = {s.span_id for s in spans}
+        # each process exports on its own schedule: wait until every parent has arrived too
+        every_parent_arrived = all(s.parent_span_id in span_ids for s in spans if s.parent_span_id)
+        return (
+            every_parent_arrived
+            and {
+                ("gateway", SPAN_KIND_SERVER),
+                ("orders", SPAN_KIND_SERVER),
+                ("carts", SPAN_KIND_CONSUMER),
+            }
+            <= kinds
+            and any(s.service == "products" and "ReserveStock" in s.name for s in spans)
+        )
 
     spans = _wait_for_spans(shop, trace_id, complete)
     roots = [s for s in spans if not s.parent_span_id]

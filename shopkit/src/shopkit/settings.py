@@ -57,9 +57,20 @@ def database(service: str) -> dict[str, Any]:
     }
 
 
-def cache(service: str) -> dict[str, Any]:
-    """`CACHE_URL` (Redis in the full stack) or a per-process local-memory cache."""
+def cache(service: str, *, shared: bool = False) -> dict[str, Any]:
+    """`CACHE_URL` (Redis in the full stack), or without it a per-process local-memory cache; with
+    `shared`, a file cache under `var/cache/<service>` that every process of the service reads and
+    invalidates (a service whose other processes change what its web workers cache)."""
     url = env.str("CACHE_URL", default="")
+    if not url and shared:
+        url = f"file://{VAR_DIR / 'cache' / service}"
+    if url.startswith("file://"):
+        return {
+            "BACKEND": "django_prometheus.cache.backends.filebased.FileBasedCache",
+            "LOCATION": url.removeprefix("file://"),
+            "TIMEOUT": env.int("CACHE_TIMEOUT", default=300),
+            "OPTIONS": {"MAX_ENTRIES": 5000},
+        }
     if url == "dummy://":
         # No caching at all (the cache benchmark's reference).
         return {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
