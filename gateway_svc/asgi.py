@@ -8,5 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_svc.settings")
 django_application = get_asgi_application()
 
 from gateway_svc.middleware import GatewayASGI  # noqa: E402 - needs Django set up first
+from shopkit.tracing import wrap_asgi  # noqa: E402
 
-application = GatewayASGI(django_application)
+application = wrap_asgi(GatewayASGI(django_application))

@@ -5,6 +5,7 @@ from shopkit.base_settings import SHOP_METRICS_ENABLED
 from shopkit.settings import cache, env
 
 SERVICE_NAME = "gateway"
+SHOP_TRACING_ASGI = True  # asgi.py wraps the app in OpenTelemetry's ASGI middleware
 SERVICE_PORT = 3000
 ROOT_URLCONF = "gateway_svc.urls"
 WSGI_APPLICATION = "gateway_svc.wsgi.application"

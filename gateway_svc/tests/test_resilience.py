@@ -226,3 +226,53 @@ def test_successful_calls_are_counted_and_timed(gateway: Gateway, upstream: Stub
         REGISTRY.get_sample_value("shop_gateway_upstream_duration_seconds_count", {"upstream": "products"})
         == timed_before + 1
     )
+
+
+def test_requests_are_served_concurrently_not_one_at_a_time(gateway: Gateway, upstream: StubUpstream) -> None:
+    """Regression: Django's synchronous OpenTelemetry middleware made the async gateway serve one
+    request at a time (its thread-sensitive worker was blocked for each request's whole duration)."""
+    import asyncio
+    import threading
+
+    from asgiref.sync import async_to_sync
+
+    from gateway_svc import upstream as upstream_module
+    from gateway_svc.asgi import application
+
+    # given: products answers only once it holds four requests at the same time (or after 10 s)
+    product = str(uuid.uuid4())
+    upstream.reply("GET", f"/api/products/{product}", body=product_body(product), delay=10.0)
+    done: list[int] = []
+    finished_before_the_fourth_arrived: list[int] = []
+
+    def release_when_four_are_waiting() -> None:
+        deadline = time.monotonic() + 20
+        while len(upstream.calls("GET", f"/api/products/{product}")) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        finished_before_the_fourth_arrived.append(len(done))
+        upstream.release.set()
+
+    async def four_at_once() -> list[int]:
+        transport = httpx.ASGITransport(app=application, client=("203.0.113.9", 40000))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+                async def one() -> int:
+                    response = await client.get(f"/api/products/{product}")
+                    done.append(response.status_code)
+                    return response.status_code
+
+                return list(await asyncio.gather(*(one() for _ in range(4))))
+        finally:
+            await upstream_module.close_client()
+
+    watcher = threading.Thread(target=release_when_four_are_waiting, daemon=True)
+    watcher.start()
+
+    # when
+    statuses = async_to_sync(four_at_once)()
+    watcher.join(timeout=30)
+
+    # then: all four reached products before any of them was answered
+    assert finished_before_the_fourth_arrived == [0]
+    assert statuses == [200, 200, 200, 200]

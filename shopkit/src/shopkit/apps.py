@@ -16,4 +16,5 @@ class ShopkitConfig(AppConfig):
 
         set_service_name(settings.SERVICE_NAME)
         setup_tracing(settings.SERVICE_NAME)
-        instrument_django()
+        if not getattr(settings, "SHOP_TRACING_ASGI", False):  # async services: shopkit.tracing.wrap_asgi
+            instrument_django()

@@ -49,6 +49,8 @@ SHOP_METRICS_ENABLED = env.bool("SHOP_METRICS_ENABLED", default=True)
 if not SHOP_METRICS_ENABLED:
     MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("django_prometheus.")]
 SHOP_BENCH_ENDPOINTS = env.bool("SHOP_BENCH_ENDPOINTS", default=False)
+# Async (ASGI) services trace with OpenTelemetry's ASGI middleware instead of the Django one.
+SHOP_TRACING_ASGI = False
 
 TEMPLATES = [
     {

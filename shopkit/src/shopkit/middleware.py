@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from shopkit.logging import get_logger
-from shopkit.tracing import current_trace_id
+from shopkit.tracing import current_trace_id, name_server_span
 
 log = get_logger(__name__)
 
@@ -33,7 +33,10 @@ class TraceIdMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         awaitable: Awaitable[HttpResponse] = self.get_response(request)
-        return self._stamp(await awaitable)
+        response = await awaitable
+        if settings.SHOP_TRACING_ASGI and (match := request.resolver_match) is not None and match.route:
+            name_server_span(request.method or "", match.route)
+        return self._stamp(response)
 
     @staticmethod
     def _stamp(response: HttpResponse) -> HttpResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -58,6 +59,32 @@ def _instrument_libraries() -> None:
     RedisInstrumentor().instrument()
 
 
+EXCLUDED_URLS = "health/live,health/ready,metrics"
+
+
+def wrap_asgi(app: Any) -> Any:
+    """Server spans for an ASGI application, from OpenTelemetry's native ASGI middleware.
+
+    Django's OpenTelemetry middleware is synchronous only: under ASGI, Django would run it in its one
+    thread-sensitive worker thread and block that thread for the whole request, so an async service
+    would serve one request at a time. Async services wrap their ASGI app with this instead (and set
+    `SHOP_TRACING_ASGI = True` so the Django middleware is not installed).
+    """
+    if not env.bool("SHOP_TRACING_ENABLED", default=True):
+        return app
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    return OpenTelemetryMiddleware(app, excluded_urls=EXCLUDED_URLS, exclude_spans=["receive", "send"])
+
+
+def name_server_span(method: str, route: str) -> None:
+    """Name the current server span after its route template (`GET api/products/<product_id>`)."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.update_name(f"{method} {route}")
+        span.set_attribute("http.route", route)
+
+
 def instrument_django() -> None:
     with _lock:
         if _done["django"]:
@@ -65,7 +92,7 @@ def instrument_django() -> None:
         _done["django"] = True
     from opentelemetry.instrumentation.django import DjangoInstrumentor
 
-    DjangoInstrumentor().instrument(excluded_urls="health/live,health/ready,metrics")
+    DjangoInstrumentor().instrument(excluded_urls=EXCLUDED_URLS)
 
 
 def current_trace_id() -> str:
