@@ -47,11 +47,11 @@ class XFrameOptionsMiddleware(InlineHooks, DjangoXFrameOptions):
     pass
 
 
-class PrometheusBeforeMiddleware(InlineHooks, DjangoPrometheusBefore):
+class PrometheusBeforeMiddleware(InlineHooks, DjangoPrometheusBefore):  # type: ignore[misc]
     pass
 
 
-class PrometheusAfterMiddleware(InlineHooks, DjangoPrometheusAfter):
-    async def process_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+class PrometheusAfterMiddleware(InlineHooks, DjangoPrometheusAfter):  # type: ignore[misc]
+    async def process_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         # A coroutine, so Django calls it without a thread hop.
         super().process_view(request, *args, **kwargs)
