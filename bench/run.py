@@ -503,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
             Row(
                 "footprint",
                 f"idle {idle_rss / 2**20:.0f} MB, under load {footprint.peak / 2**20:.0f} MB",
-                f"{len(stack.processes)} processes (gunicorn workers included)",
+                f"{len(stack.processes)} processes and their gunicorn workers",
                 "-",
                 "<= 800 MB under load",
                 footprint.peak <= 800 * 2**20,

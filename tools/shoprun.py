@@ -1,9 +1,9 @@
 """Run the whole shop on one machine without Docker: `make run` (also used by the e2e tests and benchmarks).
 
-Embedded defaults: one SQLite file per service under var/, local-memory caches, Tansu as the Kafka
-broker. Point any of them elsewhere with the usual environment variables (`SHOP_<SERVICE>_DATABASE_URL`,
-`CACHE_URL`, `KAFKA_BOOTSTRAP_SERVERS`); the end-to-end suite runs the same processes on PostgreSQL
-and Redis.
+Embedded defaults: one SQLite file per service under var/, local-memory caches (for products a file
+cache its processes share), Tansu as the Kafka broker. Point any of them elsewhere with the usual
+environment variables (`SHOP_<SERVICE>_DATABASE_URL`, `CACHE_URL`, `KAFKA_BOOTSTRAP_SERVERS`); the
+end-to-end suite runs the same processes on PostgreSQL and Redis.
 """
 
 from __future__ import annotations
