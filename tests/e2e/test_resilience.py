@@ -47,7 +47,8 @@ def shopper(api: httpx.Client, staff: Customer, new_customer: Callable[[], Custo
         headers=staff.auth,
     ).json()
     customer = new_customer()
-    api.post("/api/cart/items", json={"product_id": product["id"], "quantity": 1}, headers=customer.auth)
+    first = api.post("/api/cart/items", json={"product_id": product["id"], "quantity": 1}, headers=customer.auth)
+    assert first.status_code == 200, first.text
     order = api.post("/api/orders", headers={**customer.auth, "Idempotency-Key": str(uuid.uuid4())})
     assert order.status_code == 201, order.text
     _poll(lambda: api.get("/api/cart", headers=customer.auth).json()["lines"], lambda lines: lines == [])
@@ -79,6 +80,16 @@ def test_products_down_fails_product_routes_fast_but_carts_and_orders_still_read
         shop.stack.restart_process("products-grpc")
         shop.stack.wait_healthy(timeout=60)
     assert fast_api.get(f"/api/products/{product_id}").status_code == 200
+    # carts' gRPC channel reconnects on its own (bounded backoff): cart changes work again within seconds
+    _poll(
+        lambda: (
+            fast_api.post(
+                "/api/cart/items", json={"product_id": product_id, "quantity": 1}, headers=shopper.auth
+            ).status_code
+        ),
+        lambda status: status == 200,
+        seconds=30,
+    )
 
 
 def test_kafka_down_checkout_still_works_and_events_arrive_when_it_returns(
