@@ -1,0 +1,1 @@
+"""Developer tools: run the shop, run the tests, generate stubs, check secrets."""
