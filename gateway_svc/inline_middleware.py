@@ -9,14 +9,18 @@ behaviour, one coroutine. Measured by `make bench` (gateway hop row).
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Awaitable
+from typing import Any, cast
 
+import structlog
 from django.http import HttpRequest, HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware as DjangoXFrameOptions
 from django.middleware.common import CommonMiddleware as DjangoCommon
 from django.middleware.security import SecurityMiddleware as DjangoSecurity
 from django_prometheus.middleware import PrometheusAfterMiddleware as DjangoPrometheusAfter
 from django_prometheus.middleware import PrometheusBeforeMiddleware as DjangoPrometheusBefore
+from django_structlog.middlewares import RequestMiddleware as DjangoStructlogRequest
 
 
 class InlineHooks:
@@ -55,3 +59,18 @@ class PrometheusAfterMiddleware(InlineHooks, DjangoPrometheusAfter):  # type: ig
     async def process_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         # A coroutine, so Django calls it without a thread hop.
         super().process_view(request, *args, **kwargs)
+
+
+class RequestLogMiddleware(DjangoStructlogRequest):
+    """django-structlog's request logging with its two hooks (bind context, write one line) run inline:
+    its own async path runs each through a thread-sensitive `sync_to_async`."""
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        self.prepare(request)
+        try:
+            response: HttpResponse = await cast(Awaitable[HttpResponse], self.get_response(request))
+        except asyncio.CancelledError:
+            structlog.get_logger("django_structlog.middlewares.request").warning("request_cancelled")
+            raise
+        self.handle_response(request, response)
+        return response

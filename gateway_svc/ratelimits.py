@@ -11,6 +11,8 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
@@ -59,12 +61,19 @@ def _usage(request: HttpRequest, scope: Scope, key: str) -> dict[str, int | bool
     return usage
 
 
+def _counts_in_process_memory() -> bool:
+    return isinstance(caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")], LocMemCache)
+
+
 async def enforce(request: HttpRequest, scope: Scope, *, key: str) -> None:
     """Count one request against `scope` for `key`; raise a 429 problem when over the limit."""
     if not settings.RATE_LIMIT_ENABLED or not scope.rate:
         return
-    # Cache calls are blocking socket I/O (up to the Redis socket timeout): keep them off the event loop.
-    usage = await sync_to_async(_usage, thread_sensitive=False)(request, scope, key)
+    if _counts_in_process_memory():
+        usage = _usage(request, scope, key)  # a local-memory cache: no I/O, no reason to leave the loop
+    else:
+        # Cache calls are blocking socket I/O (up to the Redis socket timeout): keep them off the event loop.
+        usage = await sync_to_async(_usage, thread_sensitive=False)(request, scope, key)
     if usage is None:
         _log_outage(scope)
         return

@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "django_structlog",
     "corsheaders",
     "shopkit",
+    "gateway_svc",
 ]
 DATABASES: dict[str, dict[str, object]] = {}
 CACHES = {"default": cache("gateway")}
@@ -36,7 +37,7 @@ MIDDLEWARE = [
     "gateway_svc.middleware.BodyLimitMiddleware",
     "gateway_svc.inline_middleware.CommonMiddleware",
     "gateway_svc.inline_middleware.XFrameOptionsMiddleware",
-    "django_structlog.middlewares.RequestMiddleware",
+    "gateway_svc.inline_middleware.RequestLogMiddleware",
     "shopkit.problems.ProblemMiddleware",
     "gateway_svc.inline_middleware.PrometheusAfterMiddleware",
 ]
