@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from shopkit.logging import configure_structlog, logging_config
@@ -154,3 +155,9 @@ configure_structlog()
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
 DJANGO_STRUCTLOG_CELERY_ENABLED = False
 DJANGO_STRUCTLOG_USER_ID_FIELD = "pk"
+# One access line per request (`request_finished`: method, path, status, user, trace and span ids);
+# `request_started` is DEBUG unless LOG_REQUEST_STARTED=true (halves per-request logging, see
+# docs/BENCHMARKS.md; turn it on to find requests that never finish).
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = (
+    logging.INFO if env.bool("LOG_REQUEST_STARTED", default=False) else logging.DEBUG
+)
