@@ -341,8 +341,9 @@ async def event_delays(customers: Customers, orders: int) -> list[float]:
     """Order confirmed (the checkout's answer) -> the carts consumer has emptied the cart, in ms."""
     delays: list[float] = []
     auth = {"Authorization": f"Bearer {customers.tokens[0]}"}
+    warm_up = 3  # the first events after start pay for metadata and connections: not measured
     async with httpx.AsyncClient(base_url=GATEWAY, timeout=30) as client:
-        for n in range(orders):
+        for n in range(-warm_up, orders):
             product = customers.products[n % len(customers.products)]
             (
                 await client.post("/api/cart/items", json={"product_id": product, "quantity": 1}, headers=auth)
@@ -353,7 +354,8 @@ async def event_delays(customers: Customers, orders: int) -> list[float]:
             while time.perf_counter() - confirmed < 30:
                 cart = await client.get("/api/cart", headers=auth)
                 if cart.status_code == 200 and not cart.json()["lines"]:
-                    delays.append((time.perf_counter() - confirmed) * 1000)
+                    if n >= 0:
+                        delays.append((time.perf_counter() - confirmed) * 1000)
                     break
                 await asyncio.sleep(0.005)
             else:

@@ -277,7 +277,8 @@ class EventConsumer:
             for tp in consumer.position(consumer.assignment()):
                 if tp.offset < 0:
                     continue
-                _, high = consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
+                # The high watermark of the last fetch response: no broker round trip in the consume loop.
+                _, high = consumer.get_watermark_offsets(tp, cached=True)
                 lag = max(0, high - tp.offset)
                 self._metrics.lag.labels(topic=tp.topic, partition=str(tp.partition), group=self.group_id).set(lag)
         except KafkaException as exc:

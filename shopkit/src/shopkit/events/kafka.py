@@ -69,6 +69,9 @@ def consumer_config(conf: EventSettings, *, group_id: str) -> dict[str, Any]:
         # librdkafka's 45 s default makes a new member wait ~23 s for partitions on Tansu (ARCHITECTURE.md).
         "session.timeout.ms": conf.session_timeout_ms,
         "heartbeat.interval.ms": max(100, conf.session_timeout_ms // 3),
+        # An idle fetch returns after at most this long: librdkafka's 500 ms default put up to half a
+        # second between a relayed event and its handler (docs/BENCHMARKS.md, events row).
+        "fetch.wait.max.ms": 50,
     }
 
 
