@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
@@ -31,8 +32,8 @@ def _path_product_id(product_id: str) -> uuid.UUID:
         raise CartLineNotFound(product_id) from None
 
 
-def _cart_response(user_id: uuid.UUID) -> Response:
-    return Response(CartOutputSerializer(cart_get(user_id=user_id)).data)
+def _cart_response(user_id: uuid.UUID, *, fresh: Collection[uuid.UUID] = ()) -> Response:
+    return Response(CartOutputSerializer(cart_get(user_id=user_id, fresh=fresh)).data)
 
 
 class CartApi(APIView):
@@ -45,8 +46,8 @@ class CartItemListApi(APIView):
         user_id = _caller_id(request)
         serializer = CartItemAddInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.cart_item_add(user_id=user_id, **serializer.validated_data)
-        return _cart_response(user_id)
+        line = services.cart_item_add(user_id=user_id, **serializer.validated_data)
+        return _cart_response(user_id, fresh={line.product_id})
 
 
 class CartItemDetailApi(APIView):
@@ -55,8 +56,10 @@ class CartItemDetailApi(APIView):
         parsed = _path_product_id(product_id)
         serializer = CartItemSetInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.cart_item_set(user_id=user_id, product_id=parsed, quantity=serializer.validated_data["quantity"])
-        return _cart_response(user_id)
+        line = services.cart_item_set(
+            user_id=user_id, product_id=parsed, quantity=serializer.validated_data["quantity"]
+        )
+        return _cart_response(user_id, fresh={line.product_id})
 
     def delete(self, request: Request, product_id: str) -> Response:
         user_id = _caller_id(request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -36,8 +37,11 @@ class CartView:
     stale: bool
 
 
-def cart_get(*, user_id: uuid.UUID) -> CartView:
+def cart_get(*, user_id: uuid.UUID, fresh: Collection[uuid.UUID] = ()) -> CartView:
     """The customer's cart (empty if they have none) with current names and prices: one query, one gRPC call.
+
+    Lines of the products in `fresh` were written from what products said during this request, so
+    their stored name and price are current and products is not asked about them again.
 
     Products being down must not take the cart down: the lines then show the name and price
     remembered when they were last added or set, and the cart says `stale`.
@@ -45,9 +49,10 @@ def cart_get(*, user_id: uuid.UUID) -> CartView:
     lines = list(CartLine.objects.filter(cart__user_id=user_id).order_by("created_at", "id"))
     current: dict[uuid.UUID, ProductInfo] = {}
     stale = False
-    if lines:
+    ask = [line.product_id for line in lines if line.product_id not in fresh]
+    if ask:
         try:
-            current = products_client().get_products([line.product_id for line in lines])
+            current = products_client().get_products(ask)
         except ProductsServiceUnavailable:
             log.warning("cart_read_stale", user_id=str(user_id), lines=len(lines))
             stale = True

@@ -515,3 +515,38 @@ def test_every_endpoint_needs_a_valid_access_token(api_client: APIClient, method
 
     # then
     assert_problem(response, 401)
+
+
+def test_adding_to_a_cart_asks_products_once_and_answers_with_its_current_name_and_price(
+    fake_products: Any, shopper: Shopper
+) -> None:
+    # given
+    mug = fake_products.add_product(name="Mug", price="9.50", stock=10)
+    fake_products.calls.clear()
+
+    # when
+    response = shopper.client.post("/api/cart/items", {"product_id": str(mug.id), "quantity": 2}, format="json")
+
+    # then: the product checked for the add is the one shown; products is not asked a second time
+    assert response.status_code == 200, response.content
+    assert response.json()["lines"] == [
+        {"product_id": str(mug.id), "name": "Mug", "quantity": 2, "unit_price": "9.50", "line_total": "19.00"}
+    ]
+    assert sum(fake_products.calls.values()) == 1
+
+
+def test_adding_to_a_cart_with_other_lines_asks_products_only_about_those(fake_products: Any, shopper: Shopper) -> None:
+    # given
+    mug = fake_products.add_product(name="Mug", price="9.50", stock=10)
+    tea = fake_products.add_product(name="Tea", price="3.25", stock=10)
+    _add(shopper, mug.id, 1)
+    fake_products.update_product(mug.id, price=Decimal("11.00"))
+    fake_products.calls.clear()
+
+    # when
+    response = shopper.client.post("/api/cart/items", {"product_id": str(tea.id), "quantity": 1}, format="json")
+
+    # then: the other line is priced as products says now
+    assert response.status_code == 200, response.content
+    assert {line["name"]: line["unit_price"] for line in response.json()["lines"]} == {"Mug": "11.00", "Tea": "3.25"}
+    assert fake_products.calls == {"GetProduct": 1, "GetProducts": 1}

@@ -11,6 +11,7 @@ releasing is idempotent. Errors travel as the same gRPC statuses and trailing me
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 import uuid
@@ -53,6 +54,8 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
     # Seconds every call waits before answering: makes deadline tests possible.
     delay_seconds: float = 0.0
     target: str = ""
+    # Calls per RPC name since the last reset: tests check how often a service asks products.
+    calls: collections.Counter[str] = field(default_factory=collections.Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- test API -------------------------------------------------------------------------------
@@ -101,11 +104,12 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
             self.products.clear()
             self.reservations.clear()
             self.delay_seconds = 0.0
+            self.calls.clear()
 
     # --- servicer -------------------------------------------------------------------------------
 
     def GetProduct(self, request: product_pb2.GetProductRequest, context: grpc.ServicerContext) -> product_pb2.Product:
-        self._wait()
+        self._wait("GetProduct")
         product_id = _parse_uuid(request.id)
         with self._lock:
             info = self.products.get(product_id) if product_id else None
@@ -116,7 +120,7 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
     def GetProducts(
         self, request: product_pb2.GetProductsRequest, context: grpc.ServicerContext
     ) -> product_pb2.GetProductsResponse:
-        self._wait()
+        self._wait("GetProducts")
         if len(request.ids) > MAX_LINES:
             raise InvalidArgument(f"At most {MAX_LINES} ids per call.")
         found, missing = [], []
@@ -133,7 +137,7 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
     def ReserveStock(
         self, request: product_pb2.ReserveStockRequest, context: grpc.ServicerContext
     ) -> product_pb2.ReserveStockResponse:
-        self._wait()
+        self._wait("ReserveStock")
         order_id = _parse_uuid(request.order_id)
         if order_id is None:
             raise InvalidArgument("order_id must be a UUID.")
@@ -170,7 +174,7 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
     def ReleaseStock(
         self, request: product_pb2.ReleaseStockRequest, context: grpc.ServicerContext
     ) -> product_pb2.ReleaseStockResponse:
-        self._wait()
+        self._wait("ReleaseStock")
         order_id = _parse_uuid(request.order_id)
         if order_id is None:
             raise InvalidArgument("order_id must be a UUID.")
@@ -185,7 +189,9 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
             reservation.held = False
         return product_pb2.ReleaseStockResponse(order_id=str(order_id), released=True)
 
-    def _wait(self) -> None:
+    def _wait(self, rpc: str) -> None:
+        with self._lock:
+            self.calls[rpc] += 1
         if self.delay_seconds > 0:
             time.sleep(self.delay_seconds)
 
