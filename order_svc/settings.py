@@ -17,3 +17,10 @@ CACHES = {"default": cache("orders")}
 # Checkout reads the caller's cart from the carts service (with the caller's own token).
 CARTS_URL = env.str("CARTS_URL", default="http://127.0.0.1:5003")
 CARTS_TIMEOUT_SECONDS = env.float("CARTS_TIMEOUT_SECONDS", default=2.0)
+
+# A checkout still pending after this long lost its answer (or its process): its stock is given back
+# and it fails as abandoned. The outbox relay process runs the check every ORDER_EXPIRY_CHECK_SECONDS.
+ORDER_PENDING_EXPIRY_SECONDS = max(60, env.int("ORDER_PENDING_EXPIRY_SECONDS", default=900))
+SHOP_PERIODIC_TASKS = [
+    ("order_svc.orders.tasks.expire_pending_orders", env.float("ORDER_EXPIRY_CHECK_SECONDS", default=60.0)),
+]

@@ -65,13 +65,13 @@ def run(suite: Suite, extra: list[str]) -> tuple[int, float]:
 
 
 def main(argv: list[str]) -> int:
-    names, _, extra = " ".join(argv).partition("--")
-    wanted = names.split()
+    split = argv.index("--") if "--" in argv else len(argv)
+    wanted, extra = argv[:split], argv[split + 1 :]
     suites = [s for s in SUITES if not wanted or s.name in wanted]
     if unknown := set(wanted) - {s.name for s in SUITES}:
         sys.stderr.write(f"unknown suites: {sorted(unknown)}\n")
         return 2
-    results = [(suite, *run(suite, extra.split())) for suite in suites]
+    results = [(suite, *run(suite, extra)) for suite in suites]
     sys.stdout.write("\n=== summary\n")
     for suite, code, seconds in results:
         verdict = "passed" if code == 0 else f"FAILED (exit {code})"

@@ -136,3 +136,24 @@ def test_expire_pending_orders_command(fake_products: FakeProducts) -> None:
     # then
     assert out.getvalue() == "expired 1 pending order(s)\n"
     assert fake_products.stock(lamp) == 10
+
+
+def test_the_outbox_relay_expires_pending_checkouts_on_its_schedule(fake_products: FakeProducts, settings: Any) -> None:
+    # given: the service's periodic job as configured, one checkout pending for two hours, one just begun
+    from shopkit.events.relay import OutboxRelay
+
+    assert ("order_svc.orders.tasks.expire_pending_orders", 60.0) in settings.SHOP_PERIODIC_TASKS
+    lamp = fake_products.add_product(stock=10).id
+    stuck = _pending_order(product_id=lamp, quantity=4, age=dt.timedelta(hours=2), reserved=True)
+    fresh = _pending_order(product_id=lamp, quantity=1, age=dt.timedelta(seconds=5), reserved=True)
+    relay = OutboxRelay()
+
+    # when: two turns of the relay's loop
+    relay.run_periodic()
+    relay.run_periodic()
+
+    # then: the old one is failed and its stock back; the young one is untouched; ran once per interval
+    assert Order.objects.get(id=stuck.id).status == OrderStatus.FAILED
+    assert Order.objects.get(id=fresh.id).status == OrderStatus.PENDING
+    assert fake_products.stock(lamp) == 9
+    assert fake_products.calls["ReleaseStock"] == 1

@@ -240,3 +240,28 @@ def test_relay_recovers_when_the_broker_restarts_empty_while_its_producer_is_ret
         relay.join(timeout=15)
     messages = read_topic(tansu_broker.bootstrap, topic, count=2)
     assert sorted(_headers(m)["ce_id"] for m in messages) == sorted(str(e.id) for e in events)
+
+
+def test_a_failing_periodic_job_is_logged_and_never_stops_the_relay(settings: Any) -> None:
+    # given: one job that fails and one that works, both due
+    ran: list[str] = []
+
+    def broken() -> None:
+        ran.append("broken")
+        raise RuntimeError("boom")
+
+    def working() -> None:
+        ran.append("working")
+
+    import shopkit_tests
+
+    shopkit_tests.broken_job, shopkit_tests.working_job = broken, working  # type: ignore[attr-defined]
+    settings.SHOP_PERIODIC_TASKS = [("shopkit_tests.broken_job", 60), ("shopkit_tests.working_job", 0)]
+    relay = OutboxRelay()
+
+    # when
+    relay.run_periodic()
+    relay.run_periodic()
+
+    # then: the failure did not stop the other job; each runs at most once per interval
+    assert ran == ["broken", "working", "working"]

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
+from django.conf import settings
 from django.db import Error as DatabaseError
 from django.db import close_old_connections
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -59,6 +61,7 @@ class OutboxRelay:
         self._tracer = tracer(__name__)
         self._next_stats = 0.0
         self._next_purge = 0.0
+        self._next_periodic: dict[str, float] = {}
         # A down broker must not hold a loop much longer than a failed flush would.
         self._admin_timeout = min(5.0, self.conf.delivery_timeout)
 
@@ -220,6 +223,23 @@ class OutboxRelay:
             log.info("outbox_sent_rows_purged", deleted=deleted, retention_days=self.conf.retention_days)
         return deleted
 
+    def run_periodic(self) -> None:
+        """The service's periodic jobs (`SHOP_PERIODIC_TASKS`: dotted path and interval in seconds).
+
+        The relay is each service's one long-running background process, so it also runs the jobs
+        that would otherwise need a scheduler (orders: expiring checkouts left pending). A job that
+        fails is logged and tried again at its next turn; it never stops the relay.
+        """
+        now = time.monotonic()
+        for path, interval in getattr(settings, "SHOP_PERIODIC_TASKS", ()):
+            if now < self._next_periodic.get(path, 0.0):
+                continue
+            self._next_periodic[path] = now + float(interval)
+            try:
+                import_string(path)()
+            except Exception:  # noqa: BLE001 - a periodic job must not end the relay loop
+                log.exception("periodic_task_failed", task=path)
+
     def run_once(self) -> BatchResult:
         """Publish everything pending now, batch after batch; stop early at the first failure."""
         total = BatchResult()
@@ -243,6 +263,7 @@ class OutboxRelay:
                 result = self.publish_batch()
                 self.report_backlog()
                 self.purge()
+                self.run_periodic()
             except DatabaseError as exc:
                 log.warning("outbox_relay_database_error", error=str(exc))
                 result = BatchResult(failed=1)
