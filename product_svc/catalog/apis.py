@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django.http import HttpResponse
 from rest_framework.permissions import AllowAny, BasePermission, IsAdminUser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +22,13 @@ from product_svc.catalog.serializers import (
     ProductOutputSerializer,
     ProductUpdateInputSerializer,
 )
+
+_JSON = JSONRenderer()
+
+
+def _cached_json(key: str, produce: Callable[[], Any]) -> HttpResponse:
+    """A cached read, stored as the JSON bytes DRF would render: a hit skips rendering altogether."""
+    return HttpResponse(cached(key, lambda: _JSON.render(produce())), content_type="application/json")
 
 
 def _is_staff(request: Request) -> bool:
@@ -37,16 +47,16 @@ class ReadPublicWriteStaff(APIView):
 class CategoryListApi(APIView):
     permission_classes = [AllowAny]
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         def render() -> dict[str, Any]:
             items = CategoryOutputSerializer(selectors.category_list(), many=True).data
             return {"items": items, "count": len(items)}
 
-        return Response(cached(cache_key("categories"), render))
+        return _cached_json(cache_key("categories"), render)
 
 
 class ProductListApi(ReadPublicWriteStaff):
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         serializer = ProductFilterSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         filters = dict(serializer.validated_data)
@@ -63,7 +73,7 @@ class ProductListApi(ReadPublicWriteStaff):
             return {"items": items, "count": count, "page": page, "page_size": page_size}
 
         key = cache_key("products", staff=staff, page=page, page_size=page_size, **filters)
-        return Response(cached(key, render))
+        return _cached_json(key, render)
 
     def post(self, request: Request) -> Response:
         serializer = ProductCreateInputSerializer(data=request.data)
@@ -74,7 +84,7 @@ class ProductListApi(ReadPublicWriteStaff):
 
 
 class ProductDetailApi(ReadPublicWriteStaff):
-    def get(self, request: Request, product_id: str) -> Response:
+    def get(self, request: Request, product_id: str) -> HttpResponse:
         parsed = selectors.parse_uuid(product_id)
         if parsed is None:
             raise ProductNotFound(product_id)
@@ -84,7 +94,7 @@ class ProductDetailApi(ReadPublicWriteStaff):
             product = selectors.product_get(product_id=parsed, include_inactive=staff)
             return dict(ProductOutputSerializer(product).data)
 
-        return Response(cached(cache_key("product", product_id=str(parsed), staff=staff), render))
+        return _cached_json(cache_key("product", product_id=str(parsed), staff=staff), render)
 
     def patch(self, request: Request, product_id: str) -> Response:
         parsed = selectors.parse_uuid(product_id)
