@@ -21,6 +21,12 @@ CATALOG_CACHE_ENABLED = env.bool(
     "CATALOG_CACHE_ENABLED", default=not CACHES["default"]["BACKEND"].lower().endswith(("dummycache", "locmemcache"))
 )
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=30)
+# How long a process may reuse the catalog version it read. With the embedded file cache a change made
+# by another process (the gRPC server reserving stock) shows within 0.1 s and a cached read costs one
+# file read instead of two; with Redis every read asks (a change shows at once).
+CATALOG_VERSION_REUSE_SECONDS = env.float(
+    "CATALOG_VERSION_REUSE_SECONDS", default=0.1 if "filebased" in CACHES["default"]["BACKEND"].lower() else 0.0
+)
 
 # gRPC server (python -m product_svc.grpc_server); its /metrics port defaults to 9400 (0 turns it off).
 PRODUCTS_GRPC_BIND = env.str("PRODUCTS_GRPC_BIND", default="127.0.0.1")

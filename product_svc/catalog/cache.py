@@ -22,8 +22,23 @@ T = TypeVar("T")
 VERSION_KEY = "catalog:version"
 
 
+# The version as this process last read or wrote it, and until when it may be reused without asking
+# the cache (CATALOG_VERSION_REUSE_SECONDS; 0, the default with Redis, asks on every read).
+_seen: dict[str, float] = {"version": 0, "until": 0.0}
+
+
 def _version() -> int | None:
     """The current catalog version, or None when the cache is unusable (then nothing is cached)."""
+    reuse = settings.CATALOG_VERSION_REUSE_SECONDS
+    if reuse > 0 and time.monotonic() < _seen["until"]:
+        return int(_seen["version"])
+    version = _read_version()
+    if reuse > 0 and version is not None:
+        _seen.update(version=version, until=time.monotonic() + reuse)
+    return version
+
+
+def _read_version() -> int | None:
     version = cache.get(VERSION_KEY)
     if version is None:
         # add() so that two first readers agree on one starting value; it never expires. The start is
@@ -71,6 +86,7 @@ def catalog_changed() -> None:
 
 
 def _bump() -> None:
+    _seen["until"] = 0.0  # this process sees its own change at once
     try:
         cache.incr(VERSION_KEY)
     except ValueError:

@@ -118,3 +118,32 @@ def test_staff_and_customers_have_separate_cache_entries(
 
     # then
     assert staff_view.json()["count"] == 1
+
+
+def test_a_reused_version_shows_another_process_change_after_the_window_and_its_own_at_once(
+    api_client: Any, category: Category, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given: the embedded setting (a process may reuse the version it read for a moment)
+    import time
+
+    from product_svc.catalog import cache as catalog_cache
+
+    settings.CATALOG_VERSION_REUSE_SECONDS = 0.3
+    catalog_cache._seen["until"] = 0.0
+    product = ProductFactory.create(stock=5, category=category)
+    assert api_client.get(f"/api/products/{product.id}").json()["stock"] == 5
+
+    # when: another process (the gRPC server) changes stock and bumps the version
+    Product.objects.filter(id=product.id).update(stock=4)
+    cache.incr(VERSION_KEY)
+
+    # then: this process may answer from its reused version until the window ends, then sees it
+    deadline = time.monotonic() + 5
+    while api_client.get(f"/api/products/{product.id}").json()["stock"] != 4:
+        assert time.monotonic() < deadline, "the change never showed"
+        time.sleep(0.05)
+
+    # and its own change shows at once
+    with django_capture_on_commit_callbacks(execute=True):
+        services.product_update(product_id=product.id, stock=3)
+    assert api_client.get(f"/api/products/{product.id}").json()["stock"] == 3
