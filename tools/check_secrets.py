@@ -19,7 +19,7 @@ def main() -> int:
     files = [f for f in listed.splitlines() if not f.startswith("requirements/") and f != BASELINE.name]
     scanner = Path(sys.executable).with_name("detect-secrets")
     before = BASELINE.read_text()
-    subprocess.run([str(scanner), "scan", "--baseline", str(BASELINE), *files], cwd=ROOT, check=True)  # noqa: S603
+    subprocess.run([str(scanner), "scan", "--baseline", BASELINE.name, *files], cwd=ROOT, check=True)  # noqa: S603
     after = json.loads(BASELINE.read_text())
     if {**after, "generated_at": None} == {**json.loads(before), "generated_at": None}:
         BASELINE.write_text(before)  # nothing but the timestamp changed: leave the file as committed
