@@ -64,7 +64,7 @@ def test_seed_demo_creates_customer_and_staff_once(settings: Any) -> None:
     # then
     assert first.splitlines() == [
         "users: created demo customer customer@example.com / customer-demo-pass",
-        "users: created staff superuser boss@example.com (password: SHOP_DEMO_STAFF_PASSWORD)",
+        "users: created staff superuser boss@example.com / a-staff-passphrase",
     ]
     assert second.splitlines() == [
         "users: demo customer customer@example.com already exists",
@@ -118,3 +118,20 @@ def test_seed_demo_refuses_a_weak_staff_password(settings: Any) -> None:
 
     # then: nothing half-done for the staff account
     assert not User.objects.filter(is_staff=True).exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_in_production_does_not_print_the_staff_password(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the full stack (SHOP_ENV=production), where command output ends up in the logs
+    monkeypatch.setenv("SHOP_ENV", "production")
+    settings.SHOP_DEMO_STAFF_EMAIL = "ops@example.com"
+    settings.SHOP_DEMO_STAFF_PASSWORD = "a-real-secret-from-env"
+
+    # when
+    output = _run("seed_demo")
+
+    # then
+    assert "a-real-secret-from-env" not in output
+    assert "users: created staff superuser ops@example.com / SHOP_DEMO_STAFF_PASSWORD" in output

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from shopkit.errors import ApplicationError
+from shopkit.settings import is_production
 from user_svc.accounts import services
 from user_svc.accounts.selectors import user_find_by_email
 
@@ -42,5 +43,7 @@ class Command(BaseCommand):
             self.stdout.write(f"users: staff {email} already exists")
             return
         services.user_staff_create(email=email, password=password, first_name="Shop", last_name="Staff")
-        # The password may be a real secret from the environment: never echoed.
-        self.stdout.write(f"users: created staff superuser {email} (password: SHOP_DEMO_STAFF_PASSWORD)")
+        # Locally the sign-in is printed so a newcomer can open the admins (`make run` shows it in its
+        # banner); in production it is a real secret from the environment and output goes to the logs.
+        shown = "SHOP_DEMO_STAFF_PASSWORD" if is_production() else password
+        self.stdout.write(f"users: created staff superuser {email} / {shown}")
