@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -136,6 +137,22 @@ def _run_relay(relay: OutboxRelay, stop: threading.Event) -> None:
         connections.close_all()
 
 
+@contextlib.contextmanager
+def _warm_relay(topic: str) -> Iterator[threading.Thread]:
+    """A relay thread that has already published once (its idempotent producer holds a producer id);
+    stopped and joined on exit."""
+    stop = threading.Event()
+    relay = threading.Thread(target=_run_relay, args=(OutboxRelay(), stop), daemon=True)
+    relay.start()
+    try:
+        _emit(topic, "order-0")
+        _wait_until(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), timeout=15, what="warm-up")
+        yield relay
+    finally:
+        stop.set()
+        relay.join(timeout=15)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_relay_keeps_events_through_a_broker_outage_and_delivers_each_once(
     kafka_settings: Any, topic: str, tansu_broker: TansuBroker, consumer_command: Callable[..., ConsumerCommand]
@@ -143,13 +160,7 @@ def test_relay_keeps_events_through_a_broker_outage_and_delivers_each_once(
     # given: a running relay that has already published through its (idempotent) producer
     kafka_settings.KAFKA_BOOTSTRAP_SERVERS = tansu_broker.bootstrap
     kafka_settings.OUTBOX_DELIVERY_TIMEOUT_SECONDS = 1.0
-    stop = threading.Event()
-    relay = threading.Thread(target=_run_relay, args=(OutboxRelay(), stop), daemon=True)
-    relay.start()
-    try:
-        _emit(topic, "order-0")
-        _wait_until(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), timeout=15, what="warm-up")
-
+    with _warm_relay(topic) as relay:
         # when: the broker goes away, events are committed, and the broker comes back empty (memory storage,
         # so it has also forgotten the producer id: the relay must replace its producer)
         tansu_broker.stop()
@@ -162,9 +173,6 @@ def test_relay_keeps_events_through_a_broker_outage_and_delivers_each_once(
         _wait_until(lambda: REGISTRY.get_sample_value("shop_outbox_backlog") == 3, timeout=15, what="backlog gauge")
         tansu_broker.start()
         _wait_until(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), timeout=30, what="delivery")
-    finally:
-        stop.set()
-        relay.join(timeout=15)
 
     # then: each event is on the (new) broker once, and a consumer applies each once
     messages = read_topic(tansu_broker.bootstrap, topic, count=3)
@@ -220,13 +228,7 @@ def test_relay_recovers_when_the_broker_restarts_empty_while_its_producer_is_ret
     # given: a running relay whose idempotent producer has a producer id on the broker
     kafka_settings.KAFKA_BOOTSTRAP_SERVERS = tansu_broker.bootstrap
     kafka_settings.OUTBOX_DELIVERY_TIMEOUT_SECONDS = 2.0
-    stop = threading.Event()
-    relay = threading.Thread(target=_run_relay, args=(OutboxRelay(), stop), daemon=True)
-    relay.start()
-    try:
-        _emit(topic, "order-0")
-        _wait_until(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), timeout=15, what="warm-up")
-
+    with _warm_relay(topic):
         # when: the broker restarts at once, without its state, while events are in flight; librdkafka
         # retries them under the forgotten producer id and reports only "message timed out"
         tansu_broker.stop()
@@ -235,9 +237,6 @@ def test_relay_recovers_when_the_broker_restarts_empty_while_its_producer_is_ret
 
         # then: the relay replaces its producer and every event is delivered
         _wait_until(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), timeout=40, what="delivery")
-    finally:
-        stop.set()
-        relay.join(timeout=15)
     messages = read_topic(tansu_broker.bootstrap, topic, count=2)
     assert sorted(_headers(m)["ce_id"] for m in messages) == sorted(str(e.id) for e in events)
 

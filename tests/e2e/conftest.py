@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -76,8 +77,7 @@ class RedisServer:
 def _print_logs(var_dir: Path) -> None:
     for log in sorted((var_dir / "log").glob("*.log")):
         lines = log.read_text(errors="replace").splitlines()[-40:]
-        print(f"\n----- {log.name} (last {len(lines)} lines) -----")  # noqa: T201 - test diagnostics
-        print("\n".join(lines))  # noqa: T201
+        sys.stderr.write(f"\n----- {log.name} (last {len(lines)} lines) -----\n" + "\n".join(lines) + "\n")
 
 
 @dataclass
