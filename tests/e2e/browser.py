@@ -1,0 +1,56 @@
+"""A real headless Chromium (Debian's chromium + chromedriver) for the staff consoles, and sign-in helpers."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+USERS_ADMIN = "http://127.0.0.1:5000/admin/"
+PRODUCTS_ADMIN = "http://127.0.0.1:5001/admin/"
+ORDERS_ADMIN = "http://127.0.0.1:5002/admin/"
+CARTS_ADMIN = "http://127.0.0.1:5003/admin/"
+ADMINS = {"users": USERS_ADMIN, "products": PRODUCTS_ADMIN, "orders": ORDERS_ADMIN, "carts": CARTS_ADMIN}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not driver:
+        pytest.fail("Debian's chromium and chromium-driver are required (.ci/run installs them)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ):
+        options.add_argument(flag)
+    with webdriver.Chrome(service=Service(executable_path=driver), options=options) as chrome:
+        chrome.set_page_load_timeout(30)
+        yield chrome
+
+
+def log_in(browser: WebDriver, admin_url: str, email: str, password: str) -> None:
+    browser.delete_all_cookies()
+    browser.get(f"{admin_url}login/")
+    browser.find_element(By.NAME, "username").send_keys(email)
+    browser.find_element(By.NAME, "password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+
+def wait(browser: WebDriver, seconds: float = 15) -> WebDriverWait[Any]:
+    return WebDriverWait(browser, seconds)
