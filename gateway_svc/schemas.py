@@ -133,11 +133,16 @@ class ProductOut(Schema):
     description: str
     price: Money
     currency: str
-    stock: int
+    stock: int = Field(description="Units available: on hand minus allocated to orders.")
     active: bool
     category: CategoryRefOut
     created_at: datetime
     updated_at: datetime
+    # Staff only (absent for customers).
+    stock_on_hand: int | None = Field(default=None, description="Staff only: units on hand (what staff set).")
+    stock_allocated: int | None = Field(
+        default=None, description="Staff only: units allocated to checkouts and confirmed orders."
+    )
 
 
 class ProductListOut(Schema):
@@ -174,16 +179,24 @@ class ProductCreateIn(Schema):
     description: Annotated[str, StringConstraints(max_length=5000)] = absent()
     price: Price
     currency: Currency = absent()
-    stock: Stock
+    # One of the two (products answers 400 otherwise): a new product has nothing allocated, so its
+    # first `stock` is what is on hand.
+    stock_on_hand: Stock = absent()
+    stock: Stock = absent()
     active: bool = absent()
     category: Slug
 
 
 class ProductPatchIn(Schema):
+    """Staff set stock on hand only: available (`stock`) and allocated follow from it and from checkouts,
+    and writing either with a value read earlier would sell units twice. Unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)] = absent()
     description: Annotated[str, StringConstraints(max_length=5000)] = absent()
     price: Price = absent()
-    stock: Stock = absent()
+    stock_on_hand: Stock = absent()
     active: bool = absent()
     category: Slug = absent()
 

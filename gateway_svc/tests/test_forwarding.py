@@ -150,7 +150,7 @@ def test_each_route_reaches_its_service_path(
         ("GET", "/api/categories", None, {}),
         ("GET", f"/api/products/{item}", None, {}),
         ("POST", "/api/products", {"sku": "S", "name": "N", "price": "1.50", "stock": 1, "category": "c"}, staff_auth),
-        ("PATCH", f"/api/products/{item}", {"stock": 3}, staff_auth),
+        ("PATCH", f"/api/products/{item}", {"stock_on_hand": 3}, staff_auth),
         ("GET", "/api/cart", None, customer_auth),
         ("PATCH", f"/api/cart/items/{item}", {"quantity": 2}, customer_auth),
         ("DELETE", f"/api/cart/items/{item}", None, customer_auth),
@@ -168,7 +168,7 @@ def test_each_route_reaches_its_service_path(
     assert [(a.status_code, a.json()) for a in answers] == [(200, {"ok": path}) for _, path, _, _ in routes]
     assert [(r.method, r.path) for r in upstream.received] == [(method, path) for method, path, _, _ in routes]
     assert upstream.calls("GET", "/api/orders")[0].query == {"page": "1", "page_size": "20"}
-    assert upstream.calls("PATCH", f"/api/products/{item}")[0].body == {"stock": 3}
+    assert upstream.calls("PATCH", f"/api/products/{item}")[0].body == {"stock_on_hand": 3}
 
 
 def test_staff_routes_are_403_for_customers_without_calling_upstream(

@@ -37,6 +37,10 @@ PRODUCT = str(uuid.uuid4())
         ("POST", "/api/products", {"sku": "S", "name": "N", "price": "-1", "stock": 1, "category": "c"}, "price"),
         ("PATCH", f"/api/products/{PRODUCT}", {"price": "abc"}, "price"),
         ("PATCH", f"/api/products/{PRODUCT}", {"category": "no spaces"}, "category"),
+        ("PATCH", f"/api/products/{PRODUCT}", {"stock_on_hand": -1}, "stock_on_hand"),
+        # available stock and the allocation are never set by staff: a value read earlier would sell twice
+        ("PATCH", f"/api/products/{PRODUCT}", {"price": "1.00", "stock": 3}, "stock"),
+        ("PATCH", f"/api/products/{PRODUCT}", {"stock_allocated": 0}, "stock_allocated"),
     ],
 )
 def test_invalid_body_is_400_with_field_errors_and_no_upstream_call(

@@ -23,6 +23,7 @@ class OrdersErrorCode(ErrorCode):
     PRODUCT_UNAVAILABLE = "product-unavailable"
     PRODUCT_NOT_FOUND = "product-not-found"
     MIXED_CURRENCIES = "mixed-currencies"
+    TOTAL_TOO_LARGE = "order-total-too-large"
     CHECKOUT_ABANDONED = "checkout-abandoned"
 
 
@@ -97,10 +98,11 @@ class CheckoutFailed(Conflict):
 
     @classmethod
     def for_order(cls, order: Order) -> CheckoutFailed:
-        from order_svc.orders.models import FailureReason
+        from order_svc.orders.models import MONEY_MAX, FailureReason
 
         product_id = str(order.failure_product_id) if order.failure_product_id else None
         extra: dict[str, object] = {"order_id": str(order.id)}
+        status = cls.status
         if product_id is not None:
             extra["product_id"] = product_id
         match order.failure_reason:
@@ -118,7 +120,18 @@ class CheckoutFailed(Conflict):
             case FailureReason.MIXED_CURRENCIES:
                 detail = "The cart's products are priced in different currencies; order them separately."
                 code = OrdersErrorCode.MIXED_CURRENCIES
+            case FailureReason.TOTAL_TOO_LARGE:
+                detail = f"An order's total may be at most {MONEY_MAX}; order fewer units or split the order."
+                code = OrdersErrorCode.TOTAL_TOO_LARGE
+                extra["max_total"] = str(MONEY_MAX)
+                status = 422  # nothing conflicts: this cart can never be one order
             case _:
                 detail = "The checkout was not completed in time; check out again with a new Idempotency-Key."
                 code = OrdersErrorCode.CHECKOUT_ABANDONED
-        return cls(f"{detail} The order failed; nothing was charged or reserved.", code=code, extra=extra)
+        return cls(
+            f"{detail} The order failed; nothing was charged or reserved.",
+            code=code,
+            extra=extra,
+            status=status,
+            title=Unprocessable.title if status == Unprocessable.status else None,
+        )

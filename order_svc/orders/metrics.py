@@ -14,6 +14,7 @@ class CheckoutFailureReason(enum.StrEnum):
     PRODUCT_UNAVAILABLE = "product_unavailable"
     PRODUCT_NOT_FOUND = "product_not_found"
     MIXED_CURRENCIES = "mixed_currencies"
+    TOTAL_TOO_LARGE = "total_too_large"
     PRODUCTS_UNAVAILABLE = "products_unavailable"
     CARTS_UNAVAILABLE = "carts_unavailable"
 

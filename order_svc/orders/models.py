@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import ClassVar
 
 from django.db import models
@@ -15,6 +16,8 @@ PRODUCT_NAME_MAX_LENGTH = 255
 NOTE_MAX_LENGTH = 255
 MONEY_MAX_DIGITS = 12
 MONEY_DECIMAL_PLACES = 2
+# The largest amount the money columns hold (12 digits, 2 of them decimals).
+MONEY_MAX = Decimal(10 ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES)) - Decimal("0.01")
 
 
 class OrderStatus(models.TextChoices):
@@ -31,6 +34,7 @@ class FailureReason(models.TextChoices):
     PRODUCT_UNAVAILABLE = "product_unavailable", "Product unavailable"
     PRODUCT_NOT_FOUND = "product_not_found", "Product not found"
     MIXED_CURRENCIES = "mixed_currencies", "Mixed currencies"
+    TOTAL_TOO_LARGE = "total_too_large", "Total too large"
     ABANDONED = "abandoned", "Abandoned while pending"
 
 

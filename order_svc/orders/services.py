@@ -30,6 +30,7 @@ from order_svc.orders.errors import (
 from order_svc.orders.metrics import CheckoutFailureReason
 from order_svc.orders.models import (
     IDEMPOTENCY_KEY_MAX_LENGTH,
+    MONEY_MAX,
     PRODUCT_NAME_MAX_LENGTH,
     FailureReason,
     Order,
@@ -100,6 +101,9 @@ def order_checkout(*, user_id: uuid.UUID, idempotency_key: str, authorization: s
        unknown product is a 409 like an inactive one: the cart holds a product the catalogue no
        longer has, a conflict the customer resolves by editing the cart.
        Products unreachable: 503 and the order stays pending, so retrying the key resumes it.
+       A total beyond what the money columns hold fails the order (422) after its stock went back.
+    6. Confirmed: products is told, so the reservation no longer expires (best effort; products'
+       consumer confirms on the `shop.order.confirmed.v1` event when this call cannot).
     """
     _check_idempotency_key(idempotency_key)
     existing = order_by_idempotency_key(user_id=user_id, idempotency_key=idempotency_key)
@@ -186,6 +190,11 @@ def _checkout_reserve_and_settle(order: Order) -> CheckoutResult:
         # if products is down now, the order stays pending and a retry comes back here.
         _release_or_unavailable(order)
         return _checkout_refused(order, FailureReason.MIXED_CURRENCIES, None)
+    if _order_total(reserved) > MONEY_MAX:
+        # More than the money columns hold: this order can never be stored, so it fails like a
+        # refusal, after its stock went back (the same way as mixed currencies).
+        _release_or_unavailable(order)
+        return _checkout_refused(order, FailureReason.TOTAL_TOO_LARGE, None)
 
     confirmed, placed = _order_confirm(order_id=order.id, reserved=reserved)
     if not placed:
@@ -194,6 +203,7 @@ def _checkout_reserve_and_settle(order: Order) -> CheckoutResult:
             # as abandoned): whatever this call's reservation holds must go back.
             _release_best_effort(confirmed)
         return _checkout_resume(confirmed)
+    _confirm_reservation_best_effort(confirmed)
     metrics.ORDERS_CREATED.inc()
     metrics.ORDER_VALUE.labels(currency=confirmed.currency).inc(float(confirmed.total))
     log.info(
@@ -204,6 +214,27 @@ def _checkout_reserve_and_settle(order: Order) -> CheckoutResult:
         lines=len(reserved),
     )
     return CheckoutResult(order=confirmed, created=True)
+
+
+def _line_total(line: ReservedLine) -> Decimal:
+    return (line.unit_price * line.quantity).quantize(CENT)
+
+
+def _order_total(reserved: Sequence[ReservedLine]) -> Decimal:
+    return sum((_line_total(line) for line in reserved), Decimal("0.00"))
+
+
+def _confirm_reservation_best_effort(order: Order) -> None:
+    """Tell products the order is confirmed, so its reservation never expires.
+
+    Called after the order committed (no remote call inside a transaction). When products cannot be
+    reached now, its consumer confirms on the `shop.order.confirmed.v1` event committed with the
+    order; a reservation's hold (RESERVATION_HOLD_SECONDS, 30 minutes) leaves that path ample time.
+    """
+    try:
+        products_client().confirm_reservation(order.id)
+    except ApplicationError as exc:
+        log.warning("order_reservation_confirm_deferred", order_id=str(order.id), error=str(exc), code=exc.code)
 
 
 def _release_or_unavailable(order: Order) -> None:
@@ -227,7 +258,7 @@ def _order_confirm(*, order_id: uuid.UUID, reserved: Sequence[ReservedLine]) -> 
             name=line.name[:PRODUCT_NAME_MAX_LENGTH],
             quantity=line.quantity,
             unit_price=line.unit_price.quantize(CENT),
-            line_total=(line.unit_price * line.quantity).quantize(CENT),
+            line_total=_line_total(line),
         )
         for line in reserved
     ]
@@ -379,15 +410,16 @@ def _release_best_effort(order: Order) -> None:
 
 
 def order_expire_pending(*, older_than: dt.timedelta) -> int:
-    """Give back the stock of checkouts left pending longer than `older_than` and mark them failed.
+    """Fail checkouts left pending longer than `older_than` as abandoned, then give their stock back.
 
     A checkout whose reservation answer was lost (products timed out after reserving) or whose
-    process crashed holds stock until its key is retried; customers may never retry. Each order
-    is released first (idempotent; an order products never reserved releases nothing), then
-    failed as abandoned; when products is down the order stays pending for the next run. Racing
-    a retry of the key is safe either way: a retry that confirms first keeps its (re-made)
-    reservation, and a retry that reserves and then finds the order failed releases it again.
-    A retry of the key afterwards answers with the failure.
+    process crashed holds stock until its key is retried; customers may never retry. Each order is
+    failed first, under its row lock, so it is settled exactly once: a retry of the key that
+    confirms first keeps its order and its reservation (this job then leaves both alone), and a
+    retry that reserves after this finds the order failed and releases again. Then the stock is
+    released (idempotent; an order products never reserved releases nothing). When products is down,
+    the release is left to products itself: a reservation no order confirmed expires there after
+    RESERVATION_HOLD_SECONDS. A retry of the key afterwards answers with the failure.
     """
     cutoff = timezone.now() - older_than
     stale_ids = list(
@@ -397,15 +429,12 @@ def order_expire_pending(*, older_than: dt.timedelta) -> int:
     )
     expired = 0
     for order_id in stale_ids:
-        try:
-            products_client().release_stock(order_id)
-        except ProductsServiceUnavailable as exc:
-            log.warning("pending_order_expiry_deferred", order_id=str(order_id), error=str(exc))
-            return expired
-        _, transitioned = _order_fail(
+        failed, transitioned = _order_fail(
             order_id=order_id, reason=FailureReason.ABANDONED, product_id=None, available=None
         )
-        if transitioned:
-            expired += 1
-            log.info("pending_order_expired", order_id=str(order_id))
+        if not transitioned:
+            continue
+        expired += 1
+        log.info("pending_order_expired", order_id=str(order_id))
+        _release_best_effort(failed)
     return expired

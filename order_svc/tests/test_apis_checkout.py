@@ -202,6 +202,28 @@ def test_checkout_with_insufficient_stock_is_409_naming_the_product_and_fails_th
     assert _metric("shop_checkout_failures_total", reason="insufficient_stock") == before + 1
 
 
+def test_checkout_whose_total_exceeds_what_money_fields_hold_is_422_and_holds_nothing(
+    shopper: Shopper, carts: CartsStandIn, fake_products: FakeProducts
+) -> None:
+    # given: two lines of the dearest price products allow, 99 each: about 2e10, past 12 digits
+    dear = [fake_products.add_product(price="99999999.99", stock=200).id for _ in range(2)]
+    carts.put_cart(shopper.token, [(str(product), "Gold", 99, "99999999.99") for product in dear])
+
+    # when
+    response = _checkout(shopper)
+    replay = _checkout(shopper)
+
+    # then: a clear problem, the order failed and stored no lines, every unit back on sale
+    body = assert_problem(response, 422, "order-total-too-large")
+    assert body["max_total"] == "9999999999.99"
+    assert assert_problem(replay, 422, "order-total-too-large")["order_id"] == body["order_id"]
+    order = Order.objects.get()
+    assert (order.status, order.failure_reason, order.lines.count()) == (OrderStatus.FAILED, "total_too_large", 0)
+    assert [fake_products.stock(product) for product in dear] == [200, 200]
+    assert not fake_products.is_held(order.id)
+    assert not OutboxEvent.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("setup", "code", "reason"),
     [

@@ -21,6 +21,7 @@ from order_svc.orders.services import order_checkout, order_expire_pending
 from order_svc.tests.carts_standin import CartsStandIn
 from order_svc.tests.conftest import Shopper
 from order_svc.tests.factories import OrderFactory
+from shopkit.events.models import OutboxEvent
 from shopkit.grpc.products import products_client, reset_products_client
 from shopkit.testing.fake_products import FakeProducts
 
@@ -106,7 +107,7 @@ def test_retrying_the_key_of_an_expired_checkout_answers_its_failure(
     assert carts.requests == []
 
 
-def test_expiry_while_products_is_down_keeps_the_checkouts_pending(
+def test_expiry_while_products_is_down_fails_the_checkouts_and_leaves_their_stock_to_the_hold(
     fake_products: FakeProducts, settings: Any, dead_address: str
 ) -> None:
     # given
@@ -118,10 +119,66 @@ def test_expiry_while_products_is_down_keeps_the_checkouts_pending(
     # when
     expired = order_expire_pending(older_than=dt.timedelta(minutes=15))
 
+    # then: the order is settled now; products gives the units back when the reservation's hold ends
+    # (no order confirms it), which the products suite tests
+    assert expired == 1
+    assert Order.objects.get(id=order.id).status == OrderStatus.FAILED
+    assert fake_products.status(order.id) == "held"
+
+
+def test_a_checkout_confirms_its_reservation_so_it_never_expires(
+    shopper: Shopper, carts: CartsStandIn, fake_products: FakeProducts
+) -> None:
+    # given
+    lamp = fake_products.add_product(stock=5).id
+    carts.put_cart(shopper.token, [(str(lamp), "Lamp", 2, "10.00")])
+
+    # when
+    result = order_checkout(user_id=shopper.user_id, idempotency_key="k", authorization=shopper.authorization)
+
     # then
-    assert expired == 0
-    assert Order.objects.get(id=order.id).status == OrderStatus.PENDING
-    assert fake_products.is_held(order.id)
+    assert result.order.status == OrderStatus.CONFIRMED
+    assert fake_products.status(result.order.id) == "confirmed"
+    assert fake_products.stock(lamp) == 3
+
+
+def test_a_checkout_whose_confirmation_cannot_reach_products_is_placed_and_confirmed_by_its_event(
+    shopper: Shopper, carts: CartsStandIn, fake_products: FakeProducts
+) -> None:
+    # given: products answers reservations but not the confirmation that follows
+    lamp = fake_products.add_product(stock=5).id
+    carts.put_cart(shopper.token, [(str(lamp), "Lamp", 2, "10.00")])
+    fake_products.unavailable.add("ConfirmReservation")
+
+    # when
+    result = order_checkout(user_id=shopper.user_id, idempotency_key="k", authorization=shopper.authorization)
+
+    # then: the order stands, its units stay held, and the committed event carries the confirmation
+    assert (result.created, result.order.status) == (True, OrderStatus.CONFIRMED)
+    assert fake_products.calls["ConfirmReservation"] == 1
+    assert fake_products.status(result.order.id) == "held"
+    assert OutboxEvent.objects.filter(event_type="shop.order.confirmed.v1", key=str(result.order.id)).exists()
+
+
+def test_a_retried_checkout_after_its_reservation_was_released_reserves_again(
+    shopper: Shopper, carts: CartsStandIn, fake_products: FakeProducts
+) -> None:
+    # given: a checkout left pending whose reservation was released (a release whose answer was lost)
+    lamp = fake_products.add_product(stock=5).id
+    order = _pending_order(product_id=lamp, quantity=2, age=dt.timedelta(minutes=1), reserved=True)
+    Order.objects.filter(id=order.id).update(user_id=shopper.user_id)
+    products_client().release_stock(order.id)
+    assert fake_products.stock(lamp) == 5
+
+    # when: the customer retries the key
+    result = order_checkout(
+        user_id=shopper.user_id, idempotency_key=order.idempotency_key, authorization=shopper.authorization
+    )
+
+    # then: the confirmed order has its units behind it, and a cancel would give them back
+    assert result.order.status == OrderStatus.CONFIRMED
+    assert fake_products.status(order.id) == "confirmed"
+    assert fake_products.stock(lamp) == 3
 
 
 def test_expire_pending_orders_command(fake_products: FakeProducts) -> None:

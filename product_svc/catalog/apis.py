@@ -20,7 +20,9 @@ from product_svc.catalog.serializers import (
     ProductCreateInputSerializer,
     ProductFilterSerializer,
     ProductOutputSerializer,
+    ProductStaffOutputSerializer,
     ProductUpdateInputSerializer,
+    product_output,
 )
 
 _JSON = JSONRenderer()
@@ -67,9 +69,8 @@ class ProductListApi(ReadPublicWriteStaff):
             products = selectors.product_list(filters=filters, include_inactive=staff)
             count = products.count()
             start = (page - 1) * page_size
-            items = (
-                ProductOutputSerializer(products[start : start + page_size], many=True).data if start < count else []
-            )
+            serializer = ProductStaffOutputSerializer if staff else ProductOutputSerializer
+            items = serializer(products[start : start + page_size], many=True).data if start < count else []
             return {"items": items, "count": count, "page": page, "page_size": page_size}
 
         key = cache_key("products", staff=staff, page=page, page_size=page_size, **filters)
@@ -80,7 +81,7 @@ class ProductListApi(ReadPublicWriteStaff):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         product = services.product_create(category_slug=data.pop("category"), **data)
-        return Response(ProductOutputSerializer(product).data, status=201)
+        return Response(product_output(product, staff=True), status=201)
 
 
 class ProductDetailApi(ReadPublicWriteStaff):
@@ -92,7 +93,7 @@ class ProductDetailApi(ReadPublicWriteStaff):
 
         def render() -> dict[str, Any]:
             product = selectors.product_get(product_id=parsed, include_inactive=staff)
-            return dict(ProductOutputSerializer(product).data)
+            return product_output(product, staff=staff)
 
         return _cached_json(cache_key("product", product_id=str(parsed), staff=staff), render)
 
@@ -106,4 +107,4 @@ class ProductDetailApi(ReadPublicWriteStaff):
         if "category" in data:
             data["category_slug"] = data.pop("category")
         product = services.product_update(product_id=parsed, **data)
-        return Response(ProductOutputSerializer(product).data)
+        return Response(product_output(product, staff=True))

@@ -20,6 +20,9 @@ class CatalogErrorCode(ErrorCode):
     SKU_TAKEN = "sku-taken"
     SLUG_TAKEN = "slug-taken"
     INVALID_RESERVATION = "invalid-reservation"
+    RESERVATION_NOT_FOUND = "reservation-not-found"
+    RESERVATION_RELEASED = "reservation-released"
+    STOCK_BELOW_ALLOCATED = "stock-below-allocated"
     VALIDATION_ERROR = "validation-error"
 
 
@@ -69,6 +72,41 @@ class UniqueValueTaken(Conflict):
             f"Another product already uses this {field}.",
             code=code,
             extra={"errors": {field: [f"Another product already uses this {field}."]}},
+        )
+
+
+class StockBelowAllocated(Conflict):
+    """Staff set on hand below what checkouts allocated: those units are owed to orders."""
+
+    def __init__(self, *, product_id: uuid.UUID, allocated: int) -> None:
+        super().__init__(
+            f"{allocated} unit(s) are allocated to orders: on hand cannot be less.",
+            code=CatalogErrorCode.STOCK_BELOW_ALLOCATED,
+            extra={
+                "product_id": str(product_id),
+                "allocated": allocated,
+                "errors": {"stock_on_hand": [f"At least {allocated} (allocated to orders)."]},
+            },
+        )
+
+
+class ReservationNotFound(NotFound):
+    def __init__(self, *, order_id: uuid.UUID) -> None:
+        super().__init__(
+            "The order has no reservation.",
+            code=CatalogErrorCode.RESERVATION_NOT_FOUND,
+            extra={"order_id": str(order_id)},
+        )
+
+
+class ReservationReleased(Conflict):
+    """The reservation was released on purpose (failed checkout, cancelled order): it cannot be confirmed."""
+
+    def __init__(self, *, order_id: uuid.UUID) -> None:
+        super().__init__(
+            "The order's reservation was released.",
+            code=CatalogErrorCode.RESERVATION_RELEASED,
+            extra={"order_id": str(order_id)},
         )
 
 

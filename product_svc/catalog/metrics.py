@@ -10,5 +10,14 @@ STOCK_RESERVATIONS = Counter(
     ["outcome"],
 )
 STOCK_RELEASES = Counter("shop_stock_releases_total", "Stock release requests by outcome.", ["outcome"])
-UNITS_RESERVED = Counter("shop_stock_units_reserved_total", "Units of stock taken by new reservations.")
+STOCK_CONFIRMATIONS = Counter(
+    "shop_stock_confirmations_total",
+    "Reservation confirmations by confirmed orders, by outcome (confirmed, already-confirmed, released, "
+    "reallocated after expiry, expired-sold: a confirmed order whose expired units were sold meanwhile).",
+    ["outcome"],
+)
+UNITS_RESERVED = Counter("shop_stock_units_reserved_total", "Units of stock allocated by new reservations.")
+UNITS_EXPIRED = Counter(
+    "shop_stock_units_expired_total", "Units given back because no order confirmed their reservation in time."
+)
 CATALOG_CACHE = Counter("shop_catalog_cache_requests_total", "Catalog cache lookups by result.", ["result"])

@@ -1,4 +1,4 @@
-"""Catalog models: categories, products (price, stock) and stock reservations held for orders."""
+"""Catalog models: categories, products (price, on-hand and allocated stock) and reservations for orders."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import uuid
 
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import F
 
 CURRENCY_VALIDATOR = RegexValidator(r"^[A-Z]{3}$", "Use an ISO 4217 code such as USD.")
 DEFAULT_CURRENCY = "USD"
@@ -39,8 +40,19 @@ class Product(models.Model):
     description = models.TextField(blank=True, max_length=5000)
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
     currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY, validators=[CURRENCY_VALIDATOR])
-    # Units available for sale; reservations take from it with conditional updates, never below zero.
-    stock = models.IntegerField(default=0, validators=[MinValueValidator(0)])
+    # Stock is kept as Saleor keeps it: units on hand (what staff count and set) apart from units
+    # allocated to orders (what reservations take and give back, with conditional updates). Staff
+    # writes never touch the allocation and reservations never touch on hand, so neither can undo
+    # the other with a value read earlier.
+    stock_on_hand = models.IntegerField("on hand", default=0, validators=[MinValueValidator(0)])
+    stock_allocated = models.IntegerField("allocated", default=0, editable=False)
+    # Available for sale; computed by the database, so filters and the reservation's condition read it.
+    stock = models.GeneratedField(
+        expression=F("stock_on_hand") - F("stock_allocated"),
+        output_field=models.IntegerField("available"),
+        db_persist=True,
+        verbose_name="available",
+    )
     active = models.BooleanField(default=True)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -50,7 +62,17 @@ class Product(models.Model):
         ordering = ["name", "id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(price__gte=0), name="catalog_product_price_gte_0"),
-            models.CheckConstraint(condition=models.Q(stock__gte=0), name="catalog_product_stock_gte_0"),
+            models.CheckConstraint(
+                condition=models.Q(stock_on_hand__gte=0), name="catalog_product_stock_on_hand_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(stock_allocated__gte=0), name="catalog_product_stock_allocated_gte_0"
+            ),
+            # Never more allocated than on hand: available never drops below zero, whoever writes.
+            models.CheckConstraint(
+                condition=models.Q(stock_allocated__lte=F("stock_on_hand")),
+                name="catalog_product_allocated_lte_on_hand",
+            ),
         ]
         # The public list filters on active (always, for customers) plus price / category and sorts by
         # name, price or creation time.
@@ -66,15 +88,28 @@ class Product(models.Model):
 
 
 class Reservation(models.Model):
-    """Stock held for one order; the order id makes reserving idempotent."""
+    """Stock allocated to one order; the order id makes reserving idempotent.
+
+    held -> confirmed (the order was confirmed: allocated until the order is cancelled)
+    held -> expired (no order confirmed it before `expires_at`: its units went back on sale)
+    held | confirmed -> released (the checkout failed or the order was cancelled)
+    released | expired -> held (the same order reserved again: a retried checkout)
+    """
 
     class Status(models.TextChoices):
         HELD = "held", "Held"
+        CONFIRMED = "confirmed", "Confirmed"
         RELEASED = "released", "Released"
+        EXPIRED = "expired", "Expired"
+
+    # The statuses whose lines count in the products' allocated stock.
+    ALLOCATING = (Status.HELD, Status.CONFIRMED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order_id = models.UUIDField(unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
+    # Only a held reservation expires; confirming clears it.
+    expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -82,8 +117,17 @@ class Reservation(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(status__in=["held", "released"]), name="catalog_reservation_status_valid"
+                condition=models.Q(status__in=["held", "confirmed", "released", "expired"]),
+                name="catalog_reservation_status_valid",
             ),
+            models.CheckConstraint(
+                condition=~models.Q(status="held") | models.Q(expires_at__isnull=False),
+                name="catalog_reservation_held_expires",
+            ),
+        ]
+        indexes = [
+            # The expiry job's scan: held reservations past their time.
+            models.Index(fields=["expires_at"], name="catalog_reservation_held_idx", condition=models.Q(status="held")),
         ]
 
     def __str__(self) -> str:

@@ -65,6 +65,8 @@ class CategoryOutputSerializer(serializers.ModelSerializer[Category]):
 
 
 class ProductOutputSerializer(serializers.ModelSerializer[Product]):
+    """A product as customers see it: `stock` is what is available (on hand - allocated)."""
+
     category = CategoryRefSerializer()
 
     class Meta:
@@ -85,6 +87,18 @@ class ProductOutputSerializer(serializers.ModelSerializer[Product]):
         ]
 
 
+class ProductStaffOutputSerializer(ProductOutputSerializer):
+    """Staff also see what is on hand and what checkouts allocated of it."""
+
+    class Meta(ProductOutputSerializer.Meta):
+        fields = [*ProductOutputSerializer.Meta.fields, "stock_on_hand", "stock_allocated"]
+
+
+def product_output(product: Product, *, staff: bool) -> dict[str, Any]:
+    serializer = ProductStaffOutputSerializer if staff else ProductOutputSerializer
+    return dict(serializer(product).data)
+
+
 class ProductCreateInputSerializer(serializers.Serializer[Any]):
     sku = serializers.RegexField(SKU_PATTERN, max_length=64)
     name = serializers.CharField(max_length=200)
@@ -92,23 +106,53 @@ class ProductCreateInputSerializer(serializers.Serializer[Any]):
     description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, max_value=MAX_PRICE)
     currency = serializers.RegexField(r"^[A-Z]{3}$", required=False, default="USD")
-    stock = serializers.IntegerField(min_value=0, max_value=MAX_STOCK)
+    stock_on_hand = serializers.IntegerField(min_value=0, max_value=MAX_STOCK, required=False)
+    # A new product has nothing allocated, so its first stock is what is on hand: `stock` is taken as
+    # that, as it always was; give one of the two.
+    stock = serializers.IntegerField(min_value=0, max_value=MAX_STOCK, required=False)
     active = serializers.BooleanField(required=False, default=True)
     category = serializers.SlugField(max_length=80)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # Listed with the other missing fields, not only once they are all valid.
+        errors: dict[str, Any] = {}
+        try:
+            attrs: dict[str, Any] = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            errors, attrs = dict(exc.detail), {}  # type: ignore[arg-type]
+        given = {"stock", "stock_on_hand"} & set(data if isinstance(data, dict) else ())
+        if not given:
+            errors.setdefault("stock_on_hand", ["This field is required."])
+        elif len(given) == 2:
+            errors.setdefault("stock", ["Give stock_on_hand or stock, not both."])
+        if errors:
+            raise serializers.ValidationError(errors)
+        if "stock" in attrs:
+            attrs["stock_on_hand"] = attrs.pop("stock")
+        return attrs
 
 
 class ProductUpdateInputSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, max_value=MAX_PRICE, required=False)
-    stock = serializers.IntegerField(min_value=0, max_value=MAX_STOCK, required=False)
+    # Staff set what is on hand. Available stock (`stock`) and what is allocated follow from it and
+    # from checkouts: writing either with a value read earlier would sell units twice.
+    stock_on_hand = serializers.IntegerField(min_value=0, max_value=MAX_STOCK, required=False)
     active = serializers.BooleanField(required=False)
     category = serializers.SlugField(max_length=80, required=False)
+
+    READ_ONLY = {
+        "stock": "Available stock is on hand minus allocated: set stock_on_hand.",
+        "stock_allocated": "Allocated stock changes only with checkouts and cancellations.",
+    }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(self.initial_data) - set(self.fields))
         if unknown:
-            raise serializers.ValidationError({name: ["This field cannot be changed."] for name in unknown})
+            raise serializers.ValidationError(
+                {name: [self.READ_ONLY.get(name, "This field cannot be changed.")] for name in unknown}
+            )
         if not attrs:
             raise serializers.ValidationError("Give at least one field to change.")
         return attrs

@@ -81,6 +81,13 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         released = services.stock_release(order_id=order_id)
         return product_pb2.ReleaseStockResponse(order_id=str(order_id), released=released)
 
+    def ConfirmReservation(
+        self, request: product_pb2.ConfirmReservationRequest, context: grpc.ServicerContext
+    ) -> product_pb2.ConfirmReservationResponse:
+        order_id = _order_id(request.order_id)
+        confirmed = services.stock_confirm(order_id=order_id)
+        return product_pb2.ConfirmReservationResponse(order_id=str(order_id), confirmed=confirmed)
+
 
 def register(server: grpc.Server) -> None:
     product_pb2_grpc.add_ProductServiceServicer_to_server(ProductServicer(), server)

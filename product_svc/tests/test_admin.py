@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from product_svc.catalog import services
@@ -16,11 +15,9 @@ from product_svc.tests.factories import ProductFactory
 
 
 @pytest.fixture
-def admin_client(db: None) -> Client:
-    staff = get_user_model().objects.create(username="staff@example.com", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(staff)
-    return client
+def admin_client(staff_admin_client: Client) -> Client:
+    """Signed in through the admin's login page against a users stand-in (shopkit.testing)."""
+    return staff_admin_client
 
 
 def test_product_list_searches_by_sku(admin_client: Client, category: Category) -> None:
@@ -41,7 +38,7 @@ def test_product_list_searches_by_sku(admin_client: Client, category: Category) 
 def test_product_list_filters(admin_client: Client, category: Category, params: dict[str, str]) -> None:
     # given
     ProductFactory.create(name="Sold Out Retired", stock=0, active=False, category=category)
-    ProductFactory.create(name="Available", stock=3, category=category)
+    ProductFactory.create(name="Still For Sale", stock=3, category=category)
 
     # when
     response = admin_client.get("/admin/catalog/product/", params)
@@ -49,7 +46,7 @@ def test_product_list_filters(admin_client: Client, category: Category, params: 
     # then
     assert response.status_code == 200
     assert "Sold Out Retired" in response.text
-    assert "Available" not in response.text
+    assert "Still For Sale" not in response.text
 
 
 def test_editing_price_and_stock_in_the_list_is_visible_in_the_api_at_once(
@@ -68,7 +65,7 @@ def test_editing_price_and_stock_in_the_list_is_visible_in_the_api_at_once(
                 "form-INITIAL_FORMS": "1",
                 "form-0-id": str(product.id),
                 "form-0-price": "99.50",
-                "form-0-stock": "11",
+                "form-0-stock_on_hand": "11",
                 "form-0-active": "on",
                 "_save": "Save",
             },
@@ -93,7 +90,7 @@ def test_adding_a_product_in_the_admin_goes_through_the_service(admin_client: Cl
             "description": "",
             "price": "120.00",
             "currency": "USD",
-            "stock": "4",
+            "stock_on_hand": "4",
             "active": "on",
             "category": str(category.id),
         },

@@ -103,7 +103,7 @@ def test_missing_required_fields_are_listed(staff_client: Any, category: Categor
 
     # then
     body = assert_problem(response, 400, "validation-error")
-    assert set(body["errors"]) == {"sku", "name", "price", "stock", "category"}
+    assert set(body["errors"]) == {"sku", "name", "price", "stock_on_hand", "category"}
 
 
 def test_malformed_json_is_400(staff_client: Any, category: Category) -> None:
@@ -130,7 +130,7 @@ def test_taken_sku_or_slug_is_409(staff_client: Any, category: Category, field: 
     assert Product.objects.count() == 1
 
 
-def test_staff_changes_price_stock_active_and_category(staff_client: Any, category: Category) -> None:
+def test_staff_changes_price_stock_on_hand_active_and_category(staff_client: Any, category: Category) -> None:
     # given
     product = ProductFactory.create(price=Decimal("10.00"), stock=1, category=category)
     CategoryFactory.create(slug="garden")
@@ -138,20 +138,29 @@ def test_staff_changes_price_stock_active_and_category(staff_client: Any, catego
     # when
     response = staff_client.patch(
         f"/api/products/{product.id}",
-        {"price": "9.99", "stock": 7, "active": False, "category": "garden", "name": "Renamed", "description": ""},
+        {
+            "price": "9.99",
+            "stock_on_hand": 7,
+            "active": False,
+            "category": "garden",
+            "name": "Renamed",
+            "description": "",
+        },
         format="json",
     )
 
     # then
     assert response.status_code == 200, response.content
     body = response.json()
-    assert (body["price"], body["stock"], body["active"], body["category"]["slug"], body["name"]) == (
-        "9.99",
-        7,
-        False,
-        "garden",
-        "Renamed",
-    )
+    assert (
+        body["price"],
+        body["stock_on_hand"],
+        body["stock_allocated"],
+        body["stock"],
+        body["active"],
+        body["category"]["slug"],
+        body["name"],
+    ) == ("9.99", 7, 0, 7, False, "garden", "Renamed")
     product.refresh_from_db()
     assert (product.price, product.stock, product.active, product.category.slug, product.description) == (
         Decimal("9.99"),
@@ -166,7 +175,9 @@ def test_staff_changes_price_stock_active_and_category(staff_client: Any, catego
     ("changes", "field"),
     [
         ({"price": "-1"}, "price"),
-        ({"stock": -3}, "stock"),
+        ({"stock_on_hand": -3}, "stock_on_hand"),
+        ({"stock": 3}, "stock"),
+        ({"stock_allocated": 0}, "stock_allocated"),
         ({"active": "perhaps"}, "active"),
         ({"name": None}, "name"),
         ({"sku": "NEW-SKU"}, "sku"),

@@ -49,7 +49,7 @@ def test_a_change_through_the_api_is_visible_at_once(
 
     # when
     with django_capture_on_commit_callbacks(execute=True):
-        staff_client.patch(f"/api/products/{product.id}", {"price": "7.00", "stock": 11}, format="json")
+        staff_client.patch(f"/api/products/{product.id}", {"price": "7.00", "stock_on_hand": 11}, format="json")
 
     # then
     shown = api_client.get(f"/api/products/{product.id}").json()
@@ -133,8 +133,8 @@ def test_a_reused_version_shows_another_process_change_after_the_window_and_its_
     product = ProductFactory.create(stock=5, category=category)
     assert api_client.get(f"/api/products/{product.id}").json()["stock"] == 5
 
-    # when: another process (the gRPC server) changes stock and bumps the version
-    Product.objects.filter(id=product.id).update(stock=4)
+    # when: another process (the gRPC server) allocates a unit and bumps the version
+    Product.objects.filter(id=product.id).update(stock_allocated=1)
     cache.incr(VERSION_KEY)
 
     # then: this process may answer from its reused version until the window ends, then sees it
@@ -145,5 +145,5 @@ def test_a_reused_version_shows_another_process_change_after_the_window_and_its_
 
     # and its own change shows at once
     with django_capture_on_commit_callbacks(execute=True):
-        services.product_update(product_id=product.id, stock=3)
-    assert api_client.get(f"/api/products/{product.id}").json()["stock"] == 3
+        services.product_update(product_id=product.id, stock_on_hand=3)
+    assert api_client.get(f"/api/products/{product.id}").json()["stock"] == 2

@@ -14,6 +14,8 @@ from shopkit.grpc.products import (
     ProductNotFound,
     ProductsServiceUnavailable,
     ProductUnavailable,
+    ReservationNotFound,
+    ReservationReleased,
     products_client,
 )
 from shopkit.testing.fake_products import FakeProducts
@@ -74,3 +76,30 @@ def test_fake_delay_turns_into_a_fast_service_unavailable(fake_products: FakePro
     with pytest.raises(ProductsServiceUnavailable):
         client.get_product(mug.id)
     assert time.monotonic() - started < 0.45
+
+
+def test_fake_reserves_again_after_a_release_confirms_and_expires_like_the_service(
+    fake_products: FakeProducts,
+) -> None:
+    # given
+    mug = fake_products.add_product(stock=5)
+    client = products_client()
+    order_id, other = uuid.uuid4(), uuid.uuid4()
+    client.reserve_stock(order_id, [(mug.id, 2)])
+    client.release_stock(order_id)
+
+    # when / then: a released reservation is reserved again, never answered as held
+    again = client.reserve_stock(order_id, [(mug.id, 2)])
+    assert [line.quantity for line in again] == [2]
+    assert (fake_products.status(order_id), fake_products.stock(mug.id)) == ("held", 3)
+    assert client.confirm_reservation(order_id) is True
+    assert client.confirm_reservation(order_id) is False
+    client.reserve_stock(other, [(mug.id, 1)])
+    fake_products.expire(other)
+    assert (fake_products.status(other), fake_products.stock(mug.id)) == ("expired", 3)
+    client.release_stock(order_id)
+    with pytest.raises(ReservationReleased):
+        client.confirm_reservation(order_id)
+    with pytest.raises(ReservationNotFound):
+        client.confirm_reservation(uuid.uuid4())
+    assert fake_products.stock(mug.id) == 5

@@ -24,6 +24,8 @@ from shopkit.grpc.products import (
     ProductsClient,
     ProductsServiceUnavailable,
     ProductUnavailable,
+    ReservationNotFound,
+    ReservationReleased,
     ReservedLine,
 )
 from shopkit.grpc.server import RunningServer, build_server
@@ -96,6 +98,30 @@ def test_reserve_and_release_over_grpc(products_grpc: ProductsClient) -> None:
     assert (released, released_again) == (True, False)
     assert _stock(mug.id) == 5
     assert Reservation.objects.get(order_id=order_id).status == Reservation.Status.RELEASED
+
+
+def test_confirm_reservation_over_grpc_and_its_refusals(products_grpc: ProductsClient) -> None:
+    # given
+    product = ProductFactory.create(stock=5)
+    confirmed_order, released_order = uuid.uuid4(), uuid.uuid4()
+    products_grpc.reserve_stock(confirmed_order, [(product.id, 2)])
+    products_grpc.reserve_stock(released_order, [(product.id, 1)])
+    products_grpc.release_stock(released_order)
+
+    # when / then
+    assert products_grpc.confirm_reservation(confirmed_order) is True
+    assert products_grpc.confirm_reservation(confirmed_order) is False
+    assert Reservation.objects.get(order_id=confirmed_order).status == Reservation.Status.CONFIRMED
+    with pytest.raises(ReservationReleased) as released:
+        products_grpc.confirm_reservation(released_order)
+    assert released.value.extra == {"order_id": str(released_order)}
+    unknown = uuid.uuid4()
+    with pytest.raises(ReservationNotFound) as not_found:
+        products_grpc.confirm_reservation(unknown)
+    assert not_found.value.extra == {"order_id": str(unknown)}
+    with pytest.raises(InvalidArgument):
+        products_grpc.confirm_reservation("not-a-uuid")
+    assert _stock(product.id) == 3
 
 
 def test_insufficient_stock_comes_back_with_product_and_available(products_grpc: ProductsClient) -> None:

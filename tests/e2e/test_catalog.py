@@ -126,9 +126,12 @@ def test_only_staff_create_and_change_products(
     assert_problem(anonymous, 401)
     assert created.status_code == 201, created.text
     product_id = created.json()["id"]
-    patched = api.patch(f"/api/products/{product_id}", json={"price": "9.99", "stock": 7}, headers=staff.auth)
+    patched = api.patch(f"/api/products/{product_id}", json={"price": "9.99", "stock_on_hand": 7}, headers=staff.auth)
     assert patched.status_code == 200
     shown = api.get(f"/api/products/{product_id}").json()
     assert (shown["price"], shown["stock"]) == ("9.99", 7)
+    assert {"stock_on_hand", "stock_allocated"}.isdisjoint(shown)
+    for_staff = api.get(f"/api/products/{product_id}", headers=staff.auth).json()
+    assert (for_staff["stock_on_hand"], for_staff["stock_allocated"], for_staff["stock"]) == (7, 0, 7)
     assert_problem(api.patch(f"/api/products/{product_id}", json={"price": "-1"}, headers=staff.auth), 400)
     assert api.get(f"/api/products/{product_id}").json()["price"] == "9.99"

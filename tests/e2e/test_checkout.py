@@ -44,8 +44,16 @@ def _stock(api: httpx.Client, product_id: str) -> int:
     return int(api.get(f"/api/products/{product_id}").json()["stock"])
 
 
+def _staff_stock(api: httpx.Client, staff: Customer, product_id: str) -> tuple[int, int, int]:
+    body = api.get(f"/api/products/{product_id}", headers=staff.auth).json()
+    return body["stock_on_hand"], body["stock_allocated"], body["stock"]
+
+
 def test_checkout_journey(
-    api: httpx.Client, new_customer: Callable[[], Customer], make_product: Callable[..., dict[str, Any]]
+    api: httpx.Client,
+    new_customer: Callable[[], Customer],
+    make_product: Callable[..., dict[str, Any]],
+    staff: Customer,
 ) -> None:
     # given: a customer with two products in the cart
     customer, stranger = new_customer(), new_customer()
@@ -75,6 +83,9 @@ def test_checkout_journey(
     assert Decimal(order["total"]) == Decimal("24.25")
     assert order["currency"] == "USD"
     assert (_stock(api, lamp["id"]), _stock(api, mug["id"])) == (3, 2)
+    # staff see the units allocated to the order, still on hand until it is cancelled
+    assert _staff_stock(api, staff, lamp["id"]) == (5, 2, 3)
+    assert "stock_allocated" not in api.get(f"/api/products/{lamp['id']}").json()
     _poll(lambda: api.get("/api/cart", headers=customer.auth).json(), lambda c: c["lines"] == [])
     listed = api.get("/api/orders", headers=customer.auth).json()
     assert [o["id"] for o in listed["items"]].count(order["id"]) == 1
@@ -89,6 +100,7 @@ def test_checkout_journey(
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "cancelled"
     _poll(lambda: (_stock(api, lamp["id"]), _stock(api, mug["id"])), lambda s: s == (5, 3))
+    assert _staff_stock(api, staff, lamp["id"]) == (5, 0, 5)
     assert api.get(f"/api/orders/{order['id']}", headers=customer.auth).json()["status"] == "cancelled"
 
 
@@ -148,7 +160,7 @@ def test_checkout_of_more_than_remaining_stock_names_the_item(
     customer = new_customer()
     product = make_product(price="7.00", stock=2)
     api.post("/api/cart/items", json={"product_id": product["id"], "quantity": 2}, headers=customer.auth)
-    api.patch(f"/api/products/{product['id']}", json={"stock": 1}, headers=staff.auth)
+    api.patch(f"/api/products/{product['id']}", json={"stock_on_hand": 1}, headers=staff.auth)
 
     # when
     response = api.post("/api/orders", headers={**customer.auth, "Idempotency-Key": str(uuid.uuid4())})
@@ -159,6 +171,40 @@ def test_checkout_of_more_than_remaining_stock_names_the_item(
     assert _stock(api, product["id"]) == 1
     orders = api.get("/api/orders", headers=customer.auth).json()["items"]
     assert all(o["status"] != "confirmed" for o in orders)
+
+
+def test_a_staff_stock_write_read_before_checkouts_never_sells_their_units_twice(
+    api: httpx.Client,
+    new_customer: Callable[[], Customer],
+    make_product: Callable[..., dict[str, Any]],
+    staff: Customer,
+) -> None:
+    # given: staff read the product (3 on hand); then a customer buys 2
+    product = make_product(price="8.00", stock=3)
+    read = api.get(f"/api/products/{product['id']}", headers=staff.auth).json()
+    buyer = new_customer()
+    api.post("/api/cart/items", json={"product_id": product["id"], "quantity": 2}, headers=buyer.auth)
+    placed = api.post("/api/orders", headers={**buyer.auth, "Idempotency-Key": str(uuid.uuid4())})
+    assert placed.status_code == 201, placed.text
+
+    # when: staff save what they read along with a new price; one writes the read-only available stock
+    saved = api.patch(
+        f"/api/products/{product['id']}",
+        json={"price": "9.00", "stock_on_hand": read["stock_on_hand"]},
+        headers=staff.auth,
+    )
+    refused = api.patch(f"/api/products/{product['id']}", json={"stock": read["stock"]}, headers=staff.auth)
+
+    # then: one unit is left for sale, so a second customer cannot buy two
+    assert saved.status_code == 200, saved.text
+    assert (saved.json()["stock_on_hand"], saved.json()["stock_allocated"], saved.json()["stock"]) == (3, 2, 1)
+    assert "stock" in assert_problem(refused, 400)["errors"]
+    late = new_customer()
+    api.post("/api/cart/items", json={"product_id": product["id"], "quantity": 1}, headers=late.auth)
+    api.patch(f"/api/cart/items/{product['id']}", json={"quantity": 2}, headers=late.auth)
+    second = api.post("/api/orders", headers={**late.auth, "Idempotency-Key": str(uuid.uuid4())})
+    assert assert_problem(second, 409)["available"] == 1
+    assert _staff_stock(api, staff, product["id"]) == (3, 2, 1)
 
 
 def test_orders_need_a_token(api: httpx.Client) -> None:

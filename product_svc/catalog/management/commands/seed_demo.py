@@ -29,7 +29,7 @@ class Command(BaseCommand):
                         name=item.name,
                         description=item.description,
                         price=Decimal(item.price),
-                        stock=item.stock,
+                        stock_on_hand=item.stock,
                         active=item.active,
                         category_slug=category.slug,
                     )

@@ -32,6 +32,7 @@ from shopkit.events.propagation import context_from_headers, decode_kafka_header
 from shopkit.events.runtime import stop_on_signals
 from shopkit.events.services import processed_event_record
 from shopkit.logging import get_logger
+from shopkit.periodic import PeriodicTasks
 from shopkit.tracing import tracer
 
 log = get_logger(__name__)
@@ -76,6 +77,8 @@ class EventConsumer:
         self._tracer = tracer(__name__)
         self._dlq_producer: Producer | None = None
         self._next_lag = 0.0
+        # The consumer is the service's long-running background process: it runs its periodic jobs too.
+        self.periodic = PeriodicTasks()
 
     def run(self, stop: threading.Event, *, max_messages: int | None = None, max_seconds: float | None = None) -> int:
         """Consume until `stop`, `max_messages` handled or `max_seconds` passed; returns messages handled."""
@@ -96,6 +99,7 @@ class EventConsumer:
                         break
                 message = consumer.poll(timeout)
                 self._report_lag(consumer)
+                self.periodic.run_due()
                 if message is None:
                     continue
                 if error := message.error():

@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
-from django.conf import settings
 from django.db import Error as DatabaseError
 from django.db import close_old_connections
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -28,6 +26,7 @@ from shopkit.events.propagation import TRACE_HEADERS, capture_trace_headers, con
 from shopkit.events.selectors import outbox_backlog
 from shopkit.events.services import outbox_claim_batch, outbox_mark_failed, outbox_mark_sent, outbox_purge_sent
 from shopkit.logging import get_logger
+from shopkit.periodic import PeriodicTasks
 from shopkit.tracing import tracer
 
 log = get_logger(__name__)
@@ -61,7 +60,7 @@ class OutboxRelay:
         self._tracer = tracer(__name__)
         self._next_stats = 0.0
         self._next_purge = 0.0
-        self._next_periodic: dict[str, float] = {}
+        self._periodic = PeriodicTasks()
         # A down broker must not hold a loop much longer than a failed flush would.
         self._admin_timeout = min(5.0, self.conf.delivery_timeout)
 
@@ -224,21 +223,9 @@ class OutboxRelay:
         return deleted
 
     def run_periodic(self) -> None:
-        """The service's periodic jobs (`SHOP_PERIODIC_TASKS`: dotted path and interval in seconds).
-
-        The relay is each service's one long-running background process, so it also runs the jobs
-        that would otherwise need a scheduler (orders: expiring checkouts left pending). A job that
-        fails is logged and tried again at its next turn; it never stops the relay.
-        """
-        now = time.monotonic()
-        for path, interval in getattr(settings, "SHOP_PERIODIC_TASKS", ()):
-            if now < self._next_periodic.get(path, 0.0):
-                continue
-            self._next_periodic[path] = now + float(interval)
-            try:
-                import_string(path)()
-            except Exception:  # noqa: BLE001 - a periodic job must not end the relay loop
-                log.exception("periodic_task_failed", task=path)
+        """The service's periodic jobs (`SHOP_PERIODIC_TASKS`): the relay is a long-running background
+        process, so it runs the jobs that would otherwise need a scheduler (see shopkit.periodic)."""
+        self._periodic.run_due()
 
     def run_once(self) -> BatchResult:
         """Publish everything pending now, batch after batch; stop early at the first failure."""

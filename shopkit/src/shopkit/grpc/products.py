@@ -5,6 +5,7 @@
     client.get_products([ids]) -> dict[UUID, ProductInfo]
     client.reserve_stock(order_id, [(product_id, quantity), ...]) -> list[ReservedLine]
     client.release_stock(order_id) -> bool
+    client.confirm_reservation(order_id) -> bool
 
 One channel per process, created lazily on first use: gunicorn forks its workers after importing
 the application, and a gRPC channel must never cross a fork.
@@ -55,6 +56,8 @@ class ProductsErrorCode(ErrorCode):
     PRODUCT_NOT_FOUND = "product-not-found"
     INSUFFICIENT_STOCK = "insufficient-stock"
     PRODUCT_UNAVAILABLE = "product-unavailable"
+    RESERVATION_NOT_FOUND = "reservation-not-found"
+    RESERVATION_RELEASED = "reservation-released"
     INVALID_ARGUMENT = "invalid-argument"
     SERVICE_UNAVAILABLE = "products-unavailable"
 
@@ -93,6 +96,18 @@ class ProductUnavailable(Conflict):
     def __init__(self, product_id: uuid.UUID | str, detail: str = "The product is not available.") -> None:
         self.product_id = _uuid_or_none(product_id)
         super().__init__(detail, code=ProductsErrorCode.PRODUCT_UNAVAILABLE, extra={"product_id": str(product_id)})
+
+
+class ReservationNotFound(NotFound):
+    def __init__(self, order_id: uuid.UUID | str, detail: str = "The order has no reservation.") -> None:
+        super().__init__(detail, code=ProductsErrorCode.RESERVATION_NOT_FOUND, extra={"order_id": str(order_id)})
+
+
+class ReservationReleased(Conflict):
+    """The order's reservation was released (failed checkout, cancelled order): it cannot be confirmed."""
+
+    def __init__(self, order_id: uuid.UUID | str, detail: str = "The order's reservation was released.") -> None:
+        super().__init__(detail, code=ProductsErrorCode.RESERVATION_RELEASED, extra={"order_id": str(order_id)})
 
 
 class InvalidArgument(ApplicationError):
@@ -162,8 +177,12 @@ def _error_from_rpc(exc: grpc.RpcError, *, product_id: uuid.UUID | str | None = 
     error_code = details.get("code", "")
     named = details.get("product_id") or product_id
     if code == grpc.StatusCode.NOT_FOUND:
+        if error_code == ProductsErrorCode.RESERVATION_NOT_FOUND:
+            return ReservationNotFound(details.get("order_id", ""), message or "The order has no reservation.")
         return ProductNotFound(named, message or "The product does not exist.")
     if code == grpc.StatusCode.FAILED_PRECONDITION:
+        if error_code == ProductsErrorCode.RESERVATION_RELEASED:
+            return ReservationReleased(details.get("order_id", ""), message or "The order's reservation was released.")
         if error_code == ProductsErrorCode.INSUFFICIENT_STOCK:
             available = int(details.get("available", "0") or 0)
             return InsufficientStock(named or "", available, message or None)
@@ -225,6 +244,19 @@ class ProductsClient:
         except grpc.RpcError as exc:
             raise _error_from_rpc(exc) from exc
         return response.released
+
+    def confirm_reservation(self, order_id: uuid.UUID | str) -> bool:
+        """The order is confirmed: its reservation no longer expires. Idempotent; False when it already was.
+
+        ReservationReleased when it was released meanwhile; InsufficientStock when it expired and its
+        units were sold; ReservationNotFound when products never reserved for the order.
+        """
+        request = product_pb2.ConfirmReservationRequest(order_id=str(order_id))
+        try:
+            response = self._stub.ConfirmReservation(request, timeout=self.deadline_seconds)
+        except grpc.RpcError as exc:
+            raise _error_from_rpc(exc) from exc
+        return response.confirmed
 
     def _read(self, call: Callable[[float], T], *, product_id: uuid.UUID | str | None = None) -> T:
         """Run a read with backoff on UNAVAILABLE / DEADLINE_EXCEEDED, all within one overall deadline."""
@@ -295,6 +327,8 @@ __all__ = [
     "ProductsClient",
     "ProductsErrorCode",
     "ProductsServiceUnavailable",
+    "ReservationNotFound",
+    "ReservationReleased",
     "ReservedLine",
     "products_client",
     "reset_products_client",

@@ -6,7 +6,9 @@
         assert fake_products.stock(product.id) == 3
 
 Reservations behave like the real service: all or nothing, idempotent per order id, never below zero;
-releasing is idempotent. Errors travel as the same gRPC statuses and trailing metadata.
+held until confirmed, released or expired (`expire()`); a released or expired reservation is reserved
+again, never answered as held; releasing and confirming are idempotent. Errors travel as the same gRPC
+statuses and trailing metadata.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from shopkit.grpc.products import (
     InvalidArgument,
     ProductInfo,
     ProductNotFound,
+    ProductsServiceUnavailable,
     ProductUnavailable,
+    ReservationNotFound,
+    ReservationReleased,
     reset_products_client,
 )
 from shopkit.grpc.server import RunningServer, build_server
@@ -39,10 +44,17 @@ MAX_LINES = 100
 MAX_QUANTITY = 10_000
 
 
+HELD, CONFIRMED, RELEASED, EXPIRED = "held", "confirmed", "released", "expired"
+
+
 @dataclass
 class _Reservation:
     lines: list[product_pb2.ReservedLine]
-    held: bool = True
+    status: str = HELD
+
+    @property
+    def allocating(self) -> bool:
+        return self.status in (HELD, CONFIRMED)
 
 
 @dataclass
@@ -53,6 +65,8 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
     reservations: dict[str, _Reservation] = field(default_factory=dict)
     # Seconds every call waits before answering: makes deadline tests possible.
     delay_seconds: float = 0.0
+    # RPC names that answer UNAVAILABLE, as an unreachable products would (one call failing alone).
+    unavailable: set[str] = field(default_factory=set)
     target: str = ""
     # Calls per RPC name since the last reset: tests check how often a service asks products.
     calls: collections.Counter[str] = field(default_factory=collections.Counter)
@@ -95,15 +109,30 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
             return self.products[product_id].stock
 
     def is_held(self, order_id: uuid.UUID | str) -> bool:
+        """Whether the order's units are allocated (its reservation held or confirmed)."""
         with self._lock:
             reservation = self.reservations.get(str(order_id))
-            return reservation is not None and reservation.held
+            return reservation is not None and reservation.allocating
+
+    def status(self, order_id: uuid.UUID | str) -> str | None:
+        with self._lock:
+            reservation = self.reservations.get(str(order_id))
+            return reservation.status if reservation is not None else None
+
+    def expire(self, order_id: uuid.UUID | str) -> None:
+        """What the real service does when a held reservation's time is up: its units go back."""
+        with self._lock:
+            reservation = self.reservations[str(order_id)]
+            assert reservation.status == HELD, reservation.status  # noqa: S101 - test API misuse
+            self._give_back(reservation)
+            reservation.status = EXPIRED
 
     def reset(self) -> None:
         with self._lock:
             self.products.clear()
             self.reservations.clear()
             self.delay_seconds = 0.0
+            self.unavailable.clear()
             self.calls.clear()
 
     # --- servicer -------------------------------------------------------------------------------
@@ -144,30 +173,9 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
         wanted = _parse_lines(request.lines)
         with self._lock:
             existing = self.reservations.get(str(order_id))
-            if existing is not None:
+            if existing is not None and existing.allocating:
                 return product_pb2.ReserveStockResponse(order_id=str(order_id), lines=existing.lines, replayed=True)
-            # Check every line first: all or nothing.
-            for product_id, quantity in sorted(wanted.items()):
-                info = self.products.get(product_id)
-                if info is None:
-                    raise ProductNotFound(product_id)
-                if not info.active:
-                    raise ProductUnavailable(product_id)
-                if info.stock < quantity:
-                    raise InsufficientStock(product_id, info.stock)
-            lines = []
-            for product_id, quantity in wanted.items():
-                info = self.products[product_id]
-                self.products[product_id] = replace(info, stock=info.stock - quantity)
-                lines.append(
-                    product_pb2.ReservedLine(
-                        product_id=str(product_id),
-                        quantity=quantity,
-                        unit_price=str(info.price),
-                        currency=info.currency,
-                        name=info.name,
-                    )
-                )
+            lines = self._allocate(wanted)
             self.reservations[str(order_id)] = _Reservation(lines=lines)
         return product_pb2.ReserveStockResponse(order_id=str(order_id), lines=lines, replayed=False)
 
@@ -180,18 +188,70 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
             raise InvalidArgument("order_id must be a UUID.")
         with self._lock:
             reservation = self.reservations.get(str(order_id))
-            if reservation is None or not reservation.held:
+            if reservation is None or not reservation.allocating:
                 return product_pb2.ReleaseStockResponse(order_id=str(order_id), released=False)
-            for line in reservation.lines:
-                product_id = uuid.UUID(line.product_id)
-                info = self.products[product_id]
-                self.products[product_id] = replace(info, stock=info.stock + line.quantity)
-            reservation.held = False
+            self._give_back(reservation)
+            reservation.status = RELEASED
         return product_pb2.ReleaseStockResponse(order_id=str(order_id), released=True)
+
+    def ConfirmReservation(
+        self, request: product_pb2.ConfirmReservationRequest, context: grpc.ServicerContext
+    ) -> product_pb2.ConfirmReservationResponse:
+        self._wait("ConfirmReservation")
+        order_id = _parse_uuid(request.order_id)
+        if order_id is None:
+            raise InvalidArgument("order_id must be a UUID.")
+        with self._lock:
+            reservation = self.reservations.get(str(order_id))
+            if reservation is None:
+                raise ReservationNotFound(order_id)
+            if reservation.status == CONFIRMED:
+                return product_pb2.ConfirmReservationResponse(order_id=str(order_id), confirmed=False)
+            if reservation.status == RELEASED:
+                raise ReservationReleased(order_id)
+            if reservation.status == EXPIRED:
+                reservation.lines = self._allocate(
+                    {uuid.UUID(line.product_id): line.quantity for line in reservation.lines}
+                )
+            reservation.status = CONFIRMED
+        return product_pb2.ConfirmReservationResponse(order_id=str(order_id), confirmed=True)
+
+    def _allocate(self, wanted: dict[uuid.UUID, int]) -> list[product_pb2.ReservedLine]:
+        """Take every line (all or nothing) at today's names and prices; the caller holds the lock."""
+        for product_id, quantity in sorted(wanted.items()):
+            info = self.products.get(product_id)
+            if info is None:
+                raise ProductNotFound(product_id)
+            if not info.active:
+                raise ProductUnavailable(product_id)
+            if info.stock < quantity:
+                raise InsufficientStock(product_id, info.stock)
+        lines = []
+        for product_id, quantity in wanted.items():
+            info = self.products[product_id]
+            self.products[product_id] = replace(info, stock=info.stock - quantity)
+            lines.append(
+                product_pb2.ReservedLine(
+                    product_id=str(product_id),
+                    quantity=quantity,
+                    unit_price=str(info.price),
+                    currency=info.currency,
+                    name=info.name,
+                )
+            )
+        return lines
+
+    def _give_back(self, reservation: _Reservation) -> None:
+        for line in reservation.lines:
+            product_id = uuid.UUID(line.product_id)
+            info = self.products[product_id]
+            self.products[product_id] = replace(info, stock=info.stock + line.quantity)
 
     def _wait(self, rpc: str) -> None:
         with self._lock:
             self.calls[rpc] += 1
+            if rpc in self.unavailable:
+                raise ProductsServiceUnavailable(f"{rpc} is switched off in this test")
         if self.delay_seconds > 0:
             time.sleep(self.delay_seconds)
 
