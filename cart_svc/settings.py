@@ -8,11 +8,11 @@ SERVICE_NAME = "carts"
 SERVICE_PORT = 5003
 ROOT_URLCONF = "cart_svc.urls"
 WSGI_APPLICATION = "cart_svc.wsgi.application"
+# Cookies of their own (shopkit.base_settings): every admin runs on one host in development.
+SESSION_COOKIE_NAME = f"shop_{SERVICE_NAME}_session"
+CSRF_COOKIE_NAME = f"shop_{SERVICE_NAME}_csrftoken"
 
 INSTALLED_APPS = [*INSTALLED_APPS, "shopkit.events", "cart_svc.carts"]
 
 DATABASES = {"default": database("carts")}
 CACHES = {"default": cache("carts")}
-
-# One staff identity: the admin signs staff in against the users service (no passwords kept here).
-AUTHENTICATION_BACKENDS = ["shopkit.admin_auth.UsersServiceBackend"]

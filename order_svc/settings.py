@@ -8,6 +8,9 @@ SERVICE_NAME = "orders"
 SERVICE_PORT = 5002
 ROOT_URLCONF = "order_svc.urls"
 WSGI_APPLICATION = "order_svc.wsgi.application"
+# Cookies of their own (shopkit.base_settings): every admin runs on one host in development.
+SESSION_COOKIE_NAME = f"shop_{SERVICE_NAME}_session"
+CSRF_COOKIE_NAME = f"shop_{SERVICE_NAME}_csrftoken"
 
 INSTALLED_APPS = [*INSTALLED_APPS, "shopkit.events", "order_svc.orders"]
 

@@ -8,6 +8,9 @@ SERVICE_NAME = "products"
 SERVICE_PORT = 5001
 ROOT_URLCONF = "product_svc.urls"
 WSGI_APPLICATION = "product_svc.wsgi.application"
+# Cookies of their own (shopkit.base_settings): every admin runs on one host in development.
+SESSION_COOKIE_NAME = f"shop_{SERVICE_NAME}_session"
+CSRF_COOKIE_NAME = f"shop_{SERVICE_NAME}_csrftoken"
 
 INSTALLED_APPS = [*INSTALLED_APPS, "django_filters", "shopkit.events", "product_svc.catalog"]
 
@@ -34,6 +37,3 @@ PRODUCTS_GRPC_PORT = env.int("PRODUCTS_GRPC_PORT", default=50051)
 PRODUCTS_GRPC_WORKERS = env.int("PRODUCTS_GRPC_WORKERS", default=10)
 PRODUCTS_GRPC_GRACE_SECONDS = env.float("PRODUCTS_GRPC_GRACE_SECONDS", default=5.0)
 PRODUCTS_GRPC_METRICS_PORT = env.int("METRICS_PORT", default=9400)
-
-# One staff identity: the admin signs staff in against the users service (no passwords kept here).
-AUTHENTICATION_BACKENDS = ["shopkit.admin_auth.UsersServiceBackend"]

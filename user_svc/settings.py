@@ -11,9 +11,17 @@ SERVICE_NAME = "users"
 SERVICE_PORT = 5000
 ROOT_URLCONF = "user_svc.urls"
 WSGI_APPLICATION = "user_svc.wsgi.application"
+# Cookies of their own (shopkit.base_settings): every admin runs on one host in development.
+SESSION_COOKIE_NAME = f"shop_{SERVICE_NAME}_session"
+CSRF_COOKIE_NAME = f"shop_{SERVICE_NAME}_csrftoken"
 
 INSTALLED_APPS = [*INSTALLED_APPS, "shopkit.events", "user_svc.accounts"]
 AUTH_USER_MODEL = "accounts.User"
+# The staff identity lives here: Django's own backend checks passwords (every other service asks this
+# one, shopkit.admin_auth) and Django's own session checks end sessions; the admin's "change password"
+# page goes through the accounts services.
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+SHOP_ADMIN_PASSWORD_CHANGE_FORM = "user_svc.accounts.admin.OwnPasswordChangeAdminForm"  # noqa: S105  # pragma: allowlist secret
 
 DATABASES = {"default": database("users")}
 CACHES = {"default": cache("users")}

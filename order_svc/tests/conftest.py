@@ -78,3 +78,9 @@ def products_down(settings: Any, dead_address: str) -> Iterator[None]:
     yield
     settings.PRODUCTS_GRPC_TARGET = previous
     reset_products_client()
+
+
+@pytest.fixture
+def admin_client(staff_admin_client: Any) -> Any:
+    """Signed in through the admin's login page against a users stand-in (shopkit.testing), as staff do."""
+    return staff_admin_client

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from order_svc.orders.models import Order, OrderStatus
 from order_svc.tests.factories import OrderFactory, confirmed_order
@@ -89,3 +90,23 @@ def test_admin_cannot_add_or_delete_orders(admin_client: Any) -> None:
     assert add.status_code == 403
     assert delete.status_code == 403
     assert Order.objects.filter(id=order.id).exists()
+
+
+def test_staff_sign_in_to_the_orders_admin_with_the_users_service_identity(users_service: Any, settings: Any) -> None:
+    # given: the staff member exists only in users (the orders database has no password for them)
+    settings.ADMIN_LOGIN_RATE = ""
+    users_service.add_account("boss@example.com", "a-boss-passphrase")
+    client = Client()
+
+    # when
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "boss@example.com", "password": "a-boss-passphrase"}
+    )
+
+    # then
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    index = client.get("/admin/")
+    assert index.status_code == 200
+    assert "<title>Site administration | Shop · orders</title>" in index.text
+    assert "/api/auth/login" in users_service.paths()

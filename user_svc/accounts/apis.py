@@ -13,8 +13,10 @@ from rest_framework.views import APIView
 
 from shopkit.auth import TokenUser
 from user_svc.accounts import services, tokens
-from user_svc.accounts.selectors import user_get
+from user_svc.accounts.selectors import refresh_token_introspect, user_get
 from user_svc.accounts.serializers import (
+    IntrospectInputSerializer,
+    IntrospectionOutputSerializer,
     LoginInputSerializer,
     PasswordChangeInputSerializer,
     ProfileUpdateInputSerializer,
@@ -69,6 +71,21 @@ class LogoutApi(PublicApi):
         serializer.is_valid(raise_exception=True)
         services.auth_logout(refresh=serializer.validated_data["refresh"])
         return Response(status=204)
+
+
+class IntrospectApi(PublicApi):
+    """Internal (the gateway does not route it): the other services' admins check their staff sessions.
+
+    The token itself is the proof: only its holder learns whether it still works and whose it is.
+    """
+
+    def post(self, request: Request) -> Response:
+        serializer = IntrospectInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        answer = refresh_token_introspect(token=serializer.validated_data["token"])
+        response = Response(IntrospectionOutputSerializer(answer).data)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class MeApi(APIView):

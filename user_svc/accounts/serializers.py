@@ -37,6 +37,27 @@ class RefreshInputSerializer(serializers.Serializer[Any]):
     refresh = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
 
 
+class IntrospectInputSerializer(serializers.Serializer[Any]):
+    token = serializers.CharField(max_length=TOKEN_MAX_LENGTH)
+
+
+class IntrospectionOutputSerializer(serializers.Serializer[Any]):
+    """RFC 7662's answer: `{"active": false}` alone for a token that does not work (nothing about why)."""
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        if not instance.active:
+            return {"active": False}
+        return {
+            "active": True,
+            "token_type": "refresh",
+            "sub": str(instance.user_id),
+            "email": instance.email,
+            "is_staff": instance.is_staff,
+            "is_superuser": instance.is_superuser,
+            "exp": int(instance.expires_at.timestamp()),
+        }
+
+
 class ProfileUpdateInputSerializer(serializers.Serializer[Any]):
     first_name = _name()
     last_name = _name()

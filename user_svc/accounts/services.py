@@ -1,4 +1,4 @@
-"""Writes of the accounts app: registration, sign-in, token rotation and revocation, profile, password."""
+"""Writes of the accounts app: registration, sign-in, token rotation and revocation, profile, password, staff edits."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import structlog
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -63,14 +64,18 @@ def _user_full_clean(user: User) -> None:
         ) from exc
 
 
-@transaction.atomic
-def user_register(*, email: str, password: str, first_name: str = "", last_name: str = "") -> User:
-    """Create a customer account and, in the same transaction, its `shop.user.registered.v1` event."""
-    user = User(email=normalize_email(email), first_name=first_name.strip(), last_name=last_name.strip())
-    _password_validate(password, user=user, field="password")
+def _user_insert(*, user: User, password: str | None) -> User:
+    """Store a new account and, in the same transaction, its `shop.user.registered.v1` event.
+
+    Without a password (a staff member may create an account that cannot sign in yet) the password is unusable.
+    """
+    if password is None:
+        user.set_unusable_password()
+    else:
+        _password_validate(password, user=user, field="password")
+        user.set_password(password)
     if user_email_taken(email=user.email):
         raise EmailTaken
-    user.set_password(password)
     _user_full_clean(user)
     try:
         with transaction.atomic():
@@ -86,7 +91,38 @@ def user_register(*, email: str, password: str, first_name: str = "", last_name:
         data={"user_id": str(user.id), "email": user.email, "registered_at": user.date_joined.isoformat()},
     )
     transaction.on_commit(metrics.USERS_REGISTERED.inc)
+    return user
+
+
+@transaction.atomic
+def user_register(*, email: str, password: str, first_name: str = "", last_name: str = "") -> User:
+    """Create a customer account and, in the same transaction, its `shop.user.registered.v1` event."""
+    user = User(email=normalize_email(email), first_name=first_name.strip(), last_name=last_name.strip())
+    _user_insert(user=user, password=password)
     log.info("user_registered", user_id=str(user.id))
+    return user
+
+
+@transaction.atomic
+def user_create(
+    *,
+    email: str,
+    password: str | None,
+    first_name: str = "",
+    last_name: str = "",
+    is_staff: bool = False,
+    is_superuser: bool = False,
+) -> User:
+    """A staff member creates an account (the users admin): the same checks and event as a registration."""
+    user = User(
+        email=normalize_email(email),
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        is_staff=is_staff,
+        is_superuser=is_superuser,
+    )
+    _user_insert(user=user, password=password)
+    log.info("user_created_by_staff", user_id=str(user.id), is_staff=is_staff, is_superuser=is_superuser)
     return user
 
 
@@ -238,8 +274,7 @@ def user_password_change(*, user_id: uuid.UUID, current_password: str, new_passw
     _password_validate(new_password, user=user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password", "updated_at"])
-    now = timezone.now()
-    revoked = RefreshToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now, updated_at=now)
+    revoked = _user_refresh_tokens_revoke(user=user, now=timezone.now())
     log.info("password_changed", user_id=str(user.id), refresh_tokens_revoked=revoked)
 
 
@@ -253,11 +288,101 @@ def user_staff_create(*, email: str, password: str, first_name: str = "", last_n
         is_staff=True,
         is_superuser=True,
     )
-    _password_validate(password, user=user, field="password")
-    if user_email_taken(email=user.email):
-        raise EmailTaken
-    user.set_password(password)
-    _user_full_clean(user)
-    user.save(force_insert=True)
+    _user_insert(user=user, password=password)
     log.info("staff_user_created", user_id=str(user.id))
     return user
+
+
+def _user_refresh_tokens_revoke(*, user: User, now: dt.datetime) -> int:
+    """Every refresh token of the user stops working: its admin sessions elsewhere end at their next check."""
+    return RefreshToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now, updated_at=now)
+
+
+# Changes after which the person must sign in again everywhere: the login name, or access taken away.
+_ACCESS_FIELDS = ("email", "is_active", "is_staff", "is_superuser")
+
+
+@transaction.atomic
+def user_update(
+    *,
+    user_id: uuid.UUID,
+    email: str,
+    first_name: str,
+    last_name: str,
+    is_active: bool,
+    is_staff: bool,
+    is_superuser: bool,
+    groups: Iterable[Group] | None = None,
+    user_permissions: Iterable[Permission] | None = None,
+) -> User:
+    """A staff member changes an account (the users admin).
+
+    A new e-mail address, deactivation, or losing staff or superuser status revokes every refresh token
+    of the account, so its sessions in every admin end and its API sessions cannot be refreshed.
+    """
+    user = _user_lock(user_id=user_id)
+    before = {name: getattr(user, name) for name in _ACCESS_FIELDS}
+    user.email = normalize_email(email)
+    user.first_name = first_name.strip()
+    user.last_name = last_name.strip()
+    user.is_active, user.is_staff, user.is_superuser = is_active, is_staff, is_superuser
+    _user_full_clean(user)
+    if user.email != before["email"] and User.objects.filter(email=user.email).exclude(pk=user.pk).exists():
+        raise EmailTaken
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        raise EmailTaken from exc
+    if groups is not None:
+        user.groups.set(list(groups))
+    if user_permissions is not None:
+        user.user_permissions.set(list(user_permissions))
+    # Losing a flag ends sessions; gaining one does not (the next sign-in carries it).
+    lost_access = [name for name in _ACCESS_FIELDS[1:] if before[name] and not getattr(user, name)]
+    email_changed = user.email != before["email"]
+    revoked = _user_refresh_tokens_revoke(user=user, now=timezone.now()) if lost_access or email_changed else 0
+    log.info(
+        "user_updated_by_staff",
+        user_id=str(user.id),
+        lost_access=lost_access,
+        email_changed=email_changed,
+        refresh_tokens_revoked=revoked,
+    )
+    return user
+
+
+@transaction.atomic
+def user_password_set(*, user_id: uuid.UUID, password: str | None) -> User:
+    """A staff member sets an account's password (None: password sign-in disabled); every session ends."""
+    user = _user_lock(user_id=user_id)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        _password_validate(password, user=user, field="password")
+        user.set_password(password)
+    user.save(update_fields=["password", "updated_at"])
+    revoked = _user_refresh_tokens_revoke(user=user, now=timezone.now())
+    log.info("password_set_by_staff", user_id=str(user.id), usable=password is not None, refresh_tokens_revoked=revoked)
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, user_id: uuid.UUID) -> User:
+    """The account can no longer sign in or refresh; its sessions in every admin end. Idempotent."""
+    user = _user_lock(user_id=user_id)
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=["is_active", "updated_at"])
+    revoked = _user_refresh_tokens_revoke(user=user, now=timezone.now())
+    log.info("user_deactivated", user_id=str(user.id), refresh_tokens_revoked=revoked)
+    return user
+
+
+@transaction.atomic
+def user_delete(*, user_id: uuid.UUID) -> None:
+    """Delete the account; its refresh tokens go with it, so no session of it survives anywhere."""
+    user = _user_lock(user_id=user_id)
+    tokens_deleted = RefreshToken.objects.filter(user=user).count()
+    user.delete()
+    log.info("user_deleted", user_id=str(user_id), refresh_tokens_deleted=tokens_deleted)

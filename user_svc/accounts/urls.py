@@ -11,6 +11,7 @@ urlpatterns = [
     path("auth/login", apis.LoginApi.as_view(), name="auth-login"),
     path("auth/refresh", apis.RefreshApi.as_view(), name="auth-refresh"),
     path("auth/logout", apis.LogoutApi.as_view(), name="auth-logout"),
+    path("auth/introspect", apis.IntrospectApi.as_view(), name="auth-introspect"),
     path("users/me", apis.MeApi.as_view(), name="users-me"),
     path("users/me/password", apis.PasswordChangeApi.as_view(), name="users-me-password"),
     path(".well-known/jwks.json", apis.JwksApi.as_view(), name="jwks"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from shopkit.logging import configure_structlog, logging_config
@@ -14,7 +15,8 @@ SHOP_ENV = env.str("SHOP_ENV", default="development")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 
 SHOP_PLATFORM_APPS = [
-    "django.contrib.admin",
+    # Django's admin with the shop's site (shopkit.admin_site): `admin.site` is a ShopAdminSite.
+    "shopkit.admin_site.ShopAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -38,6 +40,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "shopkit.middleware.AdminLoginThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After auth and messages: ends admin sessions the users service no longer vouches for.
+    "shopkit.middleware.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     # After django-structlog: it answers unhandled exceptions first and logs them exactly once.
@@ -56,7 +60,8 @@ SHOP_TRACING_ASGI = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Before the apps' own: shopkit's admin/base_site.html overrides the admin's.
+        "DIRS": [Path(__file__).resolve().parent / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -95,11 +100,34 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+# Each service names its session and CSRF cookies after itself in its settings.py: browsers keep
+# cookies per host, not per port, so on 127.0.0.1 four admins would otherwise sign each other out.
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=is_production())
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+
+# Messages live in the session: the cookie store's one "messages" cookie would be shared by every
+# admin on one host (browsers keep cookies per host, not per port).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# Staff consoles (docs/staff.md). One staff identity, kept in users: every other service's admin
+# signs staff in against it and re-checks the session with it; users itself overrides the backend.
+AUTHENTICATION_BACKENDS = ["shopkit.admin_auth.UsersServiceBackend"]
+SHOP_NAME = env.str("SHOP_NAME", default="Shop")
+SHOP_ADMIN_CONSOLES = {
+    "users": env.str("USERS_ADMIN_URL", default="http://127.0.0.1:5000/admin/"),
+    "products": env.str("PRODUCTS_ADMIN_URL", default="http://127.0.0.1:5001/admin/"),
+    "orders": env.str("ORDERS_ADMIN_URL", default="http://127.0.0.1:5002/admin/"),
+    "carts": env.str("CARTS_ADMIN_URL", default="http://127.0.0.1:5003/admin/"),
+}
+# How often an admin session asks users whether its staff member still has access, and how long it
+# survives without an answer when users is unreachable (then it ends: fail closed).
+STAFF_SESSION_CHECK_SECONDS = env.float("STAFF_SESSION_CHECK_SECONDS", default=30.0)
+STAFF_SESSION_MAX_UNCHECKED_SECONDS = env.float("STAFF_SESSION_MAX_UNCHECKED_SECONDS", default=60.0)
+# The form of the admin's own "change password" page ("" is Django's); users sets one that calls its services.
+SHOP_ADMIN_PASSWORD_CHANGE_FORM = ""
 
 # Admin sign-in attempts per client address and per e-mail ("" turns the limit off).
 ADMIN_LOGIN_RATE = env.str("ADMIN_LOGIN_RATE", default="10/m")

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from shopkit.logging import get_logger
+from shopkit.staff_session import staff_session_verify
 from shopkit.tracing import current_trace_id, name_server_span
 
 log = get_logger(__name__)
@@ -69,4 +70,19 @@ class AdminLoginThrottleMiddleware:
                         detail="Too many sign-in attempts; wait and try again.",
                         headers={"Retry-After": retry_after},
                     )
+        return self.get_response(request)
+
+
+class StaffSessionMiddleware:
+    """Ends an admin session signed in through the users service once users no longer vouches for it.
+
+    Only requests carrying a session cookie are looked at: API calls (bearer tokens) never load a session.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.SESSION_COOKIE_NAME in request.COOKIES:
+            staff_session_verify(request)
         return self.get_response(request)

@@ -1,4 +1,4 @@
-"""pytest fixtures for every Shop service: test keys, tokens, authenticated API clients."""
+"""pytest fixtures for every Shop service: test keys, tokens, authenticated API clients, signed-in admin clients."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from typing import Any
 import pytest
 
 from shopkit.testing.tokens import access_token, signing_keypair
+from shopkit.testing.users_standin import UsersStandIn
+
+STAFF_EMAIL = "staff@example.com"
+STAFF_PASSWORD = "a-staff-passphrase"  # noqa: S105  # pragma: allowlist secret
 
 # The broker fixtures (`kafka_bootstrap`, `tansu_broker`) and the in-memory products service (`fake_products`).
 pytest_plugins = ["shopkit.testing.kafka", "shopkit.testing.fake_products"]
@@ -68,4 +72,36 @@ def staff_client() -> Any:
     client.credentials(
         HTTP_AUTHORIZATION=f"Bearer {access_token(uuid.uuid4(), email='staff@example.com', is_staff=True)}"
     )
+    return client
+
+
+@pytest.fixture(scope="session")
+def _users_standin_server() -> Iterator[UsersStandIn]:
+    standin = UsersStandIn()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def users_service(_users_standin_server: UsersStandIn, settings: Any) -> UsersStandIn:
+    """A real HTTP stand-in for the users service's sign-in and session checks, empty for each test."""
+    _users_standin_server.reset()
+    settings.USERS_URL = _users_standin_server.url
+    return _users_standin_server
+
+
+@pytest.fixture
+def staff_admin_client(users_service: UsersStandIn, settings: Any, db: None) -> Any:
+    """A Django test client signed in to this service's admin as staff, the way staff sign in.
+
+    Through the admin's login page against the users stand-in (shopkit.admin_auth), so the session
+    holds its refresh token as a real one does; `force_login` sessions have none and are ended.
+    """
+    from django.test import Client
+
+    settings.ADMIN_LOGIN_RATE = ""
+    users_service.add_account(STAFF_EMAIL, STAFF_PASSWORD, is_staff=True)
+    client = Client()
+    response = client.post("/admin/login/?next=/admin/", {"username": STAFF_EMAIL, "password": STAFF_PASSWORD})
+    assert response.status_code == 302, response.content
     return client
