@@ -21,3 +21,7 @@ UNITS_EXPIRED = Counter(
     "shop_stock_units_expired_total", "Units given back because no order confirmed their reservation in time."
 )
 CATALOG_CACHE = Counter("shop_catalog_cache_requests_total", "Catalog cache lookups by result.", ["result"])
+
+# Outcomes that alerts and panels watch exist from the start at 0, so a first occurrence is an increase.
+for _outcome in ("confirmed", "already-confirmed", "released", "reallocated", "expired-sold", "not-found"):
+    STOCK_CONFIRMATIONS.labels(outcome=_outcome)

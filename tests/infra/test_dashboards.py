@@ -52,6 +52,7 @@ EXPORTED_METRICS = {
     "shop_order_value_total",
     "shop_checkout_failures_total",
     "shop_cart_additions_total",
+    "shop_stock_confirmations_total",
     # gateway
     "shop_gateway_upstream_requests_total",
     "shop_gateway_upstream_duration_seconds_bucket",
