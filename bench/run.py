@@ -251,7 +251,7 @@ async def make_customers(count: int) -> Customers:
         for product_id in products:
             patched = await client.patch(
                 f"/api/products/{product_id}",
-                json={"stock": 1_000_000},
+                json={"stock_on_hand": 1_000_000},
                 headers={"Authorization": f"Bearer {staff_token}"},
             )
             patched.raise_for_status()
