@@ -31,6 +31,15 @@ CATALOG_VERSION_REUSE_SECONDS = env.float(
     "CATALOG_VERSION_REUSE_SECONDS", default=0.1 if "filebased" in CACHES["default"]["BACKEND"].lower() else 0.0
 )
 
+# A reservation no confirmed order claims within this time gives its units back (a caller that crashed
+# between reserving and storing its order, or never stored one). Longer than the orders service's
+# ORDER_PENDING_EXPIRY_SECONDS (900), so an order still being resumed keeps its stock. The event
+# consumer runs the check every RESERVATION_EXPIRY_CHECK_SECONDS.
+RESERVATION_HOLD_SECONDS = max(60, env.int("RESERVATION_HOLD_SECONDS", default=1800))
+SHOP_PERIODIC_TASKS = [
+    ("product_svc.catalog.tasks.expire_reservations", env.float("RESERVATION_EXPIRY_CHECK_SECONDS", default=60.0)),
+]
+
 # gRPC server (python -m product_svc.grpc_server); its /metrics port defaults to 9400 (0 turns it off).
 PRODUCTS_GRPC_BIND = env.str("PRODUCTS_GRPC_BIND", default="127.0.0.1")
 PRODUCTS_GRPC_PORT = env.int("PRODUCTS_GRPC_PORT", default=50051)
