@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -20,8 +21,9 @@ CARTS_ADMIN = "http://127.0.0.1:5003/admin/"
 ADMINS = {"users": USERS_ADMIN, "products": PRODUCTS_ADMIN, "orders": ORDERS_ADMIN, "carts": CARTS_ADMIN}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
+@contextmanager
+def chrome() -> Iterator[WebDriver]:
+    """One headless Chromium with its own cookie jar (a second staff member needs a second one)."""
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not chromium or not driver:
         pytest.fail("Debian's chromium and chromium-driver are required (.ci/run installs them)")
@@ -39,13 +41,21 @@ def browser() -> Iterator[WebDriver]:
         "--disable-sync",
     ):
         options.add_argument(flag)
-    with webdriver.Chrome(service=Service(executable_path=driver), options=options) as chrome:
-        chrome.set_page_load_timeout(30)
-        yield chrome
+    with webdriver.Chrome(service=Service(executable_path=driver), options=options) as started:
+        started.set_page_load_timeout(30)
+        yield started
 
 
-def log_in(browser: WebDriver, admin_url: str, email: str, password: str) -> None:
-    browser.delete_all_cookies()
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    with chrome() as driver:
+        yield driver
+
+
+def log_in(browser: WebDriver, admin_url: str, email: str, password: str, *, keep_other_sessions: bool = False) -> None:
+    """Sign in to one admin; by default signed out of every other first (cookies are per host, not port)."""
+    if not keep_other_sessions:
+        browser.delete_all_cookies()
     browser.get(f"{admin_url}login/")
     browser.find_element(By.NAME, "username").send_keys(email)
     browser.find_element(By.NAME, "password").send_keys(password)

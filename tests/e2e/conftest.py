@@ -117,6 +117,10 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         "RATE_LIMIT_REFRESH": "10000/m",
         "RATE_LIMIT_CHECKOUT": "10000/m",
         "RATE_LIMIT_DEFAULT": "100000/m",
+        # Admin sessions re-check with users every second (30 s in production), so the staff-console
+        # tests see a revoked session end quickly; their many admin sign-ins stay under the sign-in limit.
+        "STAFF_SESSION_CHECK_SECONDS": "1",
+        "ADMIN_LOGIN_RATE": "10000/m",
     }
     environ.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     stack = Stack(environ=environ, stream=False, var_dir=var_dir)
