@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -26,6 +27,10 @@ def kafka_settings(settings: Any, kafka_bootstrap: str, topic: str) -> Any:
     settings.OUTBOX_POLL_INTERVAL = 0.05
     settings.EVENT_RETRY_BACKOFF_SECONDS = 0.01
     settings.EVENT_MAX_ATTEMPTS = 3
+    settings.EVENT_DB_RETRY_BACKOFF_SECONDS = 0.01
+    settings.OUTBOX_RETRY_BACKOFF_SECONDS = 0.01
+    # The suite's events come from SERVICE_NAME "shopkit-tests" (shopkit_tests.settings).
+    settings.SHOP_EVENT_TOPIC_OWNERS = {topic: "/shop/shopkit-tests"}
     # Tansu assigns partitions after about half the session timeout (ARCHITECTURE.md).
     settings.KAFKA_CONSUMER_SESSION_TIMEOUT_MS = 1500
     settings.METRICS_PORT = 0
@@ -46,3 +51,25 @@ def consumer_command(topic: str) -> Callable[..., ConsumerCommand]:
         return Command()
 
     return build
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.events: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if isinstance(record.msg, dict):
+            self.events.append(dict(record.msg))
+
+
+@pytest.fixture
+def events_log() -> Iterator[list[dict[str, Any]]]:
+    """The structlog event dicts the events package logs during the test (its loggers are stdlib ones)."""
+    handler = _Records()
+    logger = logging.getLogger("shopkit.events")
+    logger.addHandler(handler)
+    try:
+        yield handler.events
+    finally:
+        logger.removeHandler(handler)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
@@ -22,6 +23,13 @@ class EventSettings:
     max_attempts: int
     retry_backoff: float
     metrics_port: int
+    outbox_max_attempts: int = 8
+    outbox_retry_backoff: float = 1.0
+    db_max_attempts: int = 10
+    db_retry_backoff: float = 1.0
+    processed_retention_days: int = 30
+    # topic -> the CloudEvents `source` of the only service that may publish to it.
+    topic_owners: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> EventSettings:
@@ -39,4 +47,10 @@ class EventSettings:
             max_attempts=max(1, int(getattr(settings, "EVENT_MAX_ATTEMPTS", 3))),
             retry_backoff=float(getattr(settings, "EVENT_RETRY_BACKOFF_SECONDS", 0.5)),
             metrics_port=int(getattr(settings, "METRICS_PORT", 0) or 0),
+            outbox_max_attempts=max(1, int(getattr(settings, "OUTBOX_MAX_ATTEMPTS", 8))),
+            outbox_retry_backoff=max(0.0, float(getattr(settings, "OUTBOX_RETRY_BACKOFF_SECONDS", 1.0))),
+            db_max_attempts=max(1, int(getattr(settings, "EVENT_DB_MAX_ATTEMPTS", 10))),
+            db_retry_backoff=max(0.0, float(getattr(settings, "EVENT_DB_RETRY_BACKOFF_SECONDS", 1.0))),
+            processed_retention_days=int(getattr(settings, "PROCESSED_EVENT_RETENTION_DAYS", 30)),
+            topic_owners=dict(getattr(settings, "SHOP_EVENT_TOPIC_OWNERS", {})),
         )

@@ -18,12 +18,16 @@ class RelayMetrics:
     publish_failed: Counter
     backlog: Gauge
     oldest_age: Gauge
+    dead_rows: Gauge
+    held_rows: Gauge
+    dead_total: Counter
 
 
 @dataclass(frozen=True)
 class ConsumerMetrics:
     consumed: Counter
     dead_lettered: Counter
+    replayed: Counter
     lag: Gauge
 
 
@@ -37,6 +41,17 @@ def relay_metrics() -> RelayMetrics:
         oldest_age=Gauge(
             "shop_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row.", multiprocess_mode="max"
         ),
+        dead_rows=Gauge(
+            "shop_outbox_dead_rows",
+            "Outbox rows the relay gave up on (OUTBOX_MAX_ATTEMPTS refusals), waiting for staff.",
+            multiprocess_mode="max",
+        ),
+        held_rows=Gauge(
+            "shop_outbox_held_rows",
+            "Outbox rows held back behind a dead row of their key (per-key order).",
+            multiprocess_mode="max",
+        ),
+        dead_total=Counter("shop_outbox_dead_total", "Outbox rows the relay marked dead.", ["topic"]),
     )
 
 
@@ -45,11 +60,16 @@ def consumer_metrics() -> ConsumerMetrics:
     return ConsumerMetrics(
         consumed=Counter(
             "shop_events_consumed_total",
-            "Events consumed, by outcome (processed, duplicate, skipped, failed).",
+            "Events consumed, by outcome (processed, duplicate, skipped, failed, rejected: a forged source).",
             ["topic", "consumer", "outcome"],
         ),
         dead_lettered=Counter(
             "shop_events_dead_lettered_total", "Messages sent to the dead-letter topic.", ["topic", "consumer"]
+        ),
+        replayed=Counter(
+            "shop_events_replayed_total",
+            "Dead-lettered events staff replayed, by outcome (processed, duplicate, failed, ...).",
+            ["topic", "consumer", "outcome"],
         ),
         lag=Gauge(
             "shop_kafka_consumer_lag",

@@ -29,16 +29,28 @@ class OutboxEvent(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    # A relay that claimed the row publishes it until then; a crashed relay's claim simply expires.
+    # No relay takes the row before then: a relay's claim (a crashed relay's simply expires), or the
+    # wait before retrying a row the broker refused.
     claimed_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0, help_text="Failed publish attempts.")
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Publish attempts that failed because of this row (broker outages are not counted)."
+    )
     last_error = models.TextField(blank=True, default="")
+    # Set after OUTBOX_MAX_ATTEMPTS: the relay no longer tries the row, and holds back the later rows of
+    # its key (per-key order) until staff publish it again or delete it (docs/runbooks/OutboxDeadRows.md).
+    dead_at = models.DateTimeField(null=True, blank=True, help_text="When the relay gave up on this row.")
 
     class Meta:
         ordering = ("created_at",)
         indexes = (
             models.Index(fields=("created_at",), name="shop_outbox_unsent_idx", condition=Q(sent_at__isnull=True)),
             models.Index(fields=("sent_at",), name="shop_outbox_sent_idx", condition=Q(sent_at__isnull=False)),
+            # The claim's "no earlier undelivered row of this key waits" check.
+            models.Index(
+                fields=("topic", "key", "created_at"),
+                name="shop_outbox_key_unsent_idx",
+                condition=Q(sent_at__isnull=True),
+            ),
         )
         constraints = (
             models.CheckConstraint(condition=~Q(topic=""), name="shop_outbox_topic_not_empty"),
@@ -47,6 +59,10 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.id}"
+
+    @property
+    def is_dead(self) -> bool:
+        return self.dead_at is not None and self.sent_at is None
 
 
 class ProcessedEvent(models.Model):

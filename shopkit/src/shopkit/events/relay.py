@@ -24,7 +24,8 @@ from shopkit.events.metrics import relay_metrics
 from shopkit.events.models import OutboxEvent
 from shopkit.events.propagation import TRACE_HEADERS, capture_trace_headers, context_from_headers
 from shopkit.events.selectors import outbox_backlog
-from shopkit.events.services import outbox_claim_batch, outbox_mark_failed, outbox_mark_sent, outbox_purge_sent
+from shopkit.events.services import outbox_claim_batch, outbox_mark_refused, outbox_mark_sent, outbox_release
+from shopkit.events.tasks import purge_sent_outbox_rows
 from shopkit.logging import get_logger
 from shopkit.periodic import PeriodicTasks
 from shopkit.tracing import tracer
@@ -32,9 +33,34 @@ from shopkit.tracing import tracer
 log = get_logger(__name__)
 
 STATS_INTERVAL_SECONDS = 5.0
-PURGE_INTERVAL_SECONDS = 3600.0
 MAX_BACKOFF_SECONDS = 30.0
 _NO_REPORT = "no delivery report before the flush timeout"
+# The outcome of a row not produced because an earlier row of its key failed in the same batch.
+_NOT_TRIED = object()
+
+# Errors that are the message's own fault: another try of the same row fails the same way, so each
+# counts an attempt against OUTBOX_MAX_ATTEMPTS. Any other failure counts only when other rows of the
+# batch were delivered (the broker was up); when every row fails it is an outage, which only delays.
+REFUSAL_CODES = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.INVALID_MSG,
+        KafkaError.INVALID_MSG_SIZE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.TOPIC_EXCEPTION,
+        KafkaError.POLICY_VIOLATION,
+        KafkaError.INVALID_TIMESTAMP,
+        KafkaError._INVALID_ARG,
+        KafkaError._INVALID_TYPE,
+    }
+)
+
+
+def is_refusal(outcome: object) -> bool:
+    """True when a delivery outcome says the broker (or librdkafka) refused this very message."""
+    error = outcome.args[0] if isinstance(outcome, KafkaException) and outcome.args else outcome
+    return isinstance(error, KafkaError) and error.code() in REFUSAL_CODES
 
 
 @dataclass(frozen=True)
@@ -42,9 +68,18 @@ class BatchResult:
     claimed: int = 0
     sent: int = 0
     failed: int = 0
+    # Rows that failed for a reason not their own (the broker down): the relay backs off.
+    retry_later: int = 0
+    dead: int = 0
 
     def __add__(self, other: BatchResult) -> BatchResult:
-        return BatchResult(self.claimed + other.claimed, self.sent + other.sent, self.failed + other.failed)
+        return BatchResult(
+            self.claimed + other.claimed,
+            self.sent + other.sent,
+            self.failed + other.failed,
+            self.retry_later + other.retry_later,
+            self.dead + other.dead,
+        )
 
 
 class OutboxRelay:
@@ -59,7 +94,6 @@ class OutboxRelay:
         self._metrics = relay_metrics()
         self._tracer = tracer(__name__)
         self._next_stats = 0.0
-        self._next_purge = 0.0
         self._periodic = PeriodicTasks()
         # A down broker must not hold a loop much longer than a failed flush would.
         self._admin_timeout = min(5.0, self.conf.delivery_timeout)
@@ -103,8 +137,13 @@ class OutboxRelay:
         producer = self._get_producer()
         results: dict[str, Any] = {}
         spans: dict[uuid.UUID, trace.Span] = {}
+        refused_keys: set[tuple[str, str]] = set()
         for event in events:
             spans[event.id] = span = self._start_span(event)
+            if (event.topic, event.key) in refused_keys:
+                # Producing it would put it on the partition before the row that failed: per-key order.
+                results[str(event.id)] = _NOT_TRIED
+                continue
             try:
                 producer.produce(
                     event.topic,
@@ -115,6 +154,7 @@ class OutboxRelay:
                 )
             except (BufferError, KafkaException) as exc:
                 results[str(event.id)] = exc
+                refused_keys.add((event.topic, event.key))
         fatal_error = ""
         try:
             producer.flush(self.conf.delivery_timeout + 2.0)
@@ -130,14 +170,22 @@ class OutboxRelay:
         fatal_error: str,
     ) -> BatchResult:
         sent: list[OutboxEvent] = []
+        not_tried: list[OutboxEvent] = []
         failed: dict[str, list[OutboxEvent]] = defaultdict(list)
+        refused: dict[str, list[OutboxEvent]] = defaultdict(list)
+        outcomes = {str(e.id): results.get(str(e.id), fatal_error or _NO_REPORT) for e in events}
+        broker_up = any(outcome is None for outcome in outcomes.values())
         reset_reason = fatal_error
         for event in events:
-            outcome = results.get(str(event.id), fatal_error or _NO_REPORT)
+            outcome = outcomes[str(event.id)]
             if outcome is None:
                 sent.append(event)
                 continue
-            failed[str(outcome)].append(event)
+            if outcome is _NOT_TRIED:
+                not_tried.append(event)
+                continue
+            # Failed while other rows went through, or refused outright: this row's own doing.
+            (refused if broker_up or is_refusal(outcome) else failed)[str(outcome)].append(event)
             if isinstance(outcome, KafkaError):
                 # Any failed delivery starts the next batch with a new producer and re-ensured topics: a
                 # broker that restarted without its state (Tansu in memory) no longer knows our producer id,
@@ -150,7 +198,18 @@ class OutboxRelay:
             self._ensured.clear()
         outbox_mark_sent(event_ids=[e.id for e in sent])
         for error, group in failed.items():
-            outbox_mark_failed(event_ids=[e.id for e in group], error=error)
+            outbox_release(event_ids=[e.id for e in group], error=error)
+        dead: list[OutboxEvent] = []
+        for error, group in refused.items():
+            dead += outbox_mark_refused(
+                events=group,
+                error=error,
+                max_attempts=self.conf.outbox_max_attempts,
+                backoff_seconds=self.conf.outbox_retry_backoff,
+            )
+        outbox_release(event_ids=[e.id for e in not_tried])
+        for event in not_tried:
+            spans[event.id].end()
         for event in sent:
             self._metrics.published.labels(topic=event.topic, event_type=event.event_type).inc()
             # Logged inside the event's span: the line carries the emitting request's trace id.
@@ -162,7 +221,9 @@ class OutboxRelay:
                     topic=event.topic,
                     key=event.key,
                 )
-        for error, group in failed.items():
+        dead_ids = {e.id for e in dead}
+        counted_ids = {e.id for group in refused.values() for e in group}
+        for error, group in [*failed.items(), *refused.items()]:
             for event in group:
                 self._metrics.publish_failed.labels(topic=event.topic).inc()
                 span = spans[event.id]
@@ -173,10 +234,28 @@ class OutboxRelay:
                         event_id=str(event.id),
                         event_type=event.event_type,
                         topic=event.topic,
-                        attempts=event.attempts + 1,
+                        counted=event.id in counted_ids,
+                        attempts=event.attempts + (1 if event.id in counted_ids else 0),
                         error=error,
                     )
-        return BatchResult(claimed=len(events), sent=len(sent), failed=len(events) - len(sent))
+                    if event.id in dead_ids:
+                        self._metrics.dead_total.labels(topic=event.topic).inc()
+                        log.error(
+                            "outbox_row_dead",
+                            event_id=str(event.id),
+                            event_type=event.event_type,
+                            topic=event.topic,
+                            key=event.key,
+                            attempts=self.conf.outbox_max_attempts,
+                            error=error,
+                        )
+        return BatchResult(
+            claimed=len(events),
+            sent=len(sent),
+            failed=len(events) - len(sent) - len(not_tried),
+            retry_later=sum(len(group) for group in failed.values()),
+            dead=len(dead),
+        )
 
     def _start_span(self, event: OutboxEvent) -> trace.Span:
         # The parent is the emitting transaction's span, so the checkout's trace continues here.
@@ -209,31 +288,30 @@ class OutboxRelay:
         self._next_stats = now + STATS_INTERVAL_SECONDS
         backlog = outbox_backlog()
         self._metrics.backlog.set(backlog.unsent)
+        self._metrics.dead_rows.set(backlog.dead)
+        self._metrics.held_rows.set(backlog.held)
         age = (timezone.now() - backlog.oldest_created_at).total_seconds() if backlog.oldest_created_at else 0.0
         self._metrics.oldest_age.set(max(0.0, age))
 
-    def purge(self, *, force: bool = False) -> int:
-        now = time.monotonic()
-        if self.conf.retention_days <= 0 or (not force and now < self._next_purge):
-            return 0
-        self._next_purge = now + PURGE_INTERVAL_SECONDS
-        deleted = outbox_purge_sent(older_than=dt.timedelta(days=self.conf.retention_days))
-        if deleted:
-            log.info("outbox_sent_rows_purged", deleted=deleted, retention_days=self.conf.retention_days)
-        return deleted
+    def purge(self) -> int:
+        """Delete sent rows past OUTBOX_RETENTION_DAYS now (`outbox_relay --once --purge`); the running
+        relay does it as the periodic job shopkit.events.tasks.purge_sent_outbox_rows."""
+        return purge_sent_outbox_rows()
 
     def run_periodic(self) -> None:
-        """The service's periodic jobs (`SHOP_PERIODIC_TASKS`): the relay is a long-running background
-        process, so it runs the jobs that would otherwise need a scheduler (see shopkit.periodic)."""
+        """The service's periodic jobs (`SHOP_PERIODIC_TASKS`, the events' purges among them): the relay
+        is a long-running background process, so it runs the jobs that would otherwise need a scheduler
+        (see shopkit.periodic)."""
         self._periodic.run_due()
 
     def run_once(self) -> BatchResult:
-        """Publish everything pending now, batch after batch; stop early at the first failure."""
+        """Publish everything pending now, batch after batch; stop early when the broker fails."""
         total = BatchResult()
         while True:
             result = self.publish_batch()
             total += result
-            if result.failed or result.claimed < self.conf.batch_size:
+            # Refused rows wait (claimed_until) or are dead, so the next batch does not take them again.
+            if result.retry_later or result.claimed < self.conf.batch_size:
                 break
         self.report_backlog(force=True)
         return total
@@ -249,15 +327,15 @@ class OutboxRelay:
             try:
                 result = self.publish_batch()
                 self.report_backlog()
-                self.purge()
                 self.run_periodic()
             except DatabaseError as exc:
                 log.warning("outbox_relay_database_error", error=str(exc))
-                result = BatchResult(failed=1)
+                result = BatchResult(failed=1, retry_later=1)
             except KafkaException as exc:
                 self._discard_producer(str(exc))
-                result = BatchResult(failed=1)
-            if result.failed:
+                result = BatchResult(failed=1, retry_later=1)
+            # Only an outage backs the relay off; a refused row waits on its own (claimed_until).
+            if result.retry_later:
                 failures += 1
                 delay = min(MAX_BACKOFF_SECONDS, self.conf.poll_interval * 2**failures)
             else:

@@ -29,7 +29,7 @@ class Command(BaseCommand):
             if options["once"]:
                 relay.prepare()
                 result = relay.run_once()
-                purged = relay.purge(force=True) if options["purge"] else 0
+                purged = relay.purge() if options["purge"] else 0
                 self.stdout.write(f"published {result.sent}, failed {result.failed}, purged {purged}")
             else:
                 with stop_on_signals(threading.Event()) as stop:
