@@ -19,7 +19,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 
 from tests.e2e.browser import ADMINS, PRODUCTS_ADMIN, USERS_ADMIN, browser, chrome, log_in, wait
-from tests.e2e.conftest import Customer
+from tests.e2e.conftest import Customer, Shop
 
 __all__ = ["browser"]
 
@@ -212,7 +212,7 @@ def test_staff_signs_in_to_all_four_admins_and_opens_every_models_list_and_chang
     assert {name: set(paths) for name, paths in empty.items()} == EMPTY_BY_DESIGN
 
 
-def test_each_admin_names_its_shop_and_service_and_links_the_other_consoles(browser: WebDriver) -> None:
+def test_each_admin_names_its_shop_and_service_and_links_the_other_consoles(browser: WebDriver, shop: Shop) -> None:
     for name, admin_url in ADMINS.items():
         # when: the login page, the first thing staff see
         browser.delete_all_cookies()
