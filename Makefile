@@ -69,6 +69,7 @@ dashboards: install ## Regenerate grafana/dashboards/*.json from grafana/generat
 up: ## The full stack in Docker (needs a Docker engine): compose/.env and compose/secrets/ first (see compose/.env.example)
 	@test -f compose/.env || { echo "copy compose/.env.example to compose/.env and set every secret"; exit 1; }
 	@test -f compose/secrets/jwt_private.pem || { echo "create compose/secrets/jwt_private.pem (see the header of compose/docker-compose.yml)"; exit 1; }
+	@test -f compose/secrets/jwt_previous_public.pem || touch compose/secrets/jwt_previous_public.pem  # empty: no previous JWT key
 	docker compose --env-file compose/.env -f compose/docker-compose.yml up -d --build
 
 down: ## Stop the full stack

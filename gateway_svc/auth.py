@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import jwt
 import structlog
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from gateway_svc.errors import GatewayErrorCode, StaffOnly, Unauthenticated, UpstreamUnavailable
-from shopkit.auth import Claims, InvalidToken, KeysUnavailable, verify_access_token
+from shopkit.auth import Claims, InvalidToken, KeysNotCached, KeysUnavailable, verify_access_token
 
 WWW_AUTHENTICATE = 'Bearer realm="shop"'
-
-# Key ids whose public key shopkit has already fetched and cached: verifying with them does no I/O,
-# so it runs on the event loop; an unknown kid may fetch the JWKS and goes to a worker thread.
-_cached_kids: set[str] = set()
 
 
 def not_authenticated(detail: str = "Sign in: send 'Authorization: Bearer <access token>'.") -> Unauthenticated:
@@ -28,16 +22,15 @@ def not_authenticated(detail: str = "Sign in: send 'Authorization: Bearer <acces
 
 
 async def verify(token: str) -> Claims:
-    """Verify an access token without blocking the event loop on a JWKS fetch."""
+    """Verify an access token without blocking the event loop on a JWKS fetch.
+
+    With the keys cached, verifying does no I/O and runs on the event loop; when shopkit would have to
+    fetch the JWKS first (expired, or an unknown kid), it runs in a worker thread instead.
+    """
     try:
-        kid = str(jwt.get_unverified_header(token).get("kid", ""))
-    except jwt.PyJWTError as exc:
-        raise InvalidToken("token is malformed") from exc
-    if settings.JWT_PUBLIC_KEY or kid in _cached_kids:
-        return verify_access_token(token)
-    claims = await sync_to_async(verify_access_token, thread_sensitive=False)(token)
-    _cached_kids.add(kid)
-    return claims
+        return verify_access_token(token, fetch=False)
+    except KeysNotCached:
+        return await sync_to_async(verify_access_token, thread_sensitive=False)(token)
 
 
 class BearerAuth(HttpBearer):

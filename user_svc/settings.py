@@ -2,10 +2,12 @@
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from shopkit.base_settings import *  # noqa: F403
-from shopkit.base_settings import INSTALLED_APPS
+from shopkit.base_settings import INSTALLED_APPS, JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS
 from shopkit.settings import VAR_DIR, cache, database, env, is_production
-from user_svc.accounts.keys import public_pem_from_file
+from user_svc.accounts.keys import verification_pems
 
 SERVICE_NAME = "users"
 SERVICE_PORT = 5000
@@ -26,14 +28,24 @@ SHOP_ADMIN_PASSWORD_CHANGE_FORM = "user_svc.accounts.admin.OwnPasswordChangeAdmi
 DATABASES = {"default": database("users")}
 CACHES = {"default": cache("users")}
 
-# Tokens: this service signs them (RS256) with the private key; JWT_PUBLIC_KEY is its public half,
-# so the service verifies its own access tokens with shopkit.auth without fetching its own JWKS.
+# Tokens: this service signs them (RS256) with the private key; JWT_PUBLIC_KEY is its public half (and
+# the previous key's during a rotation), so it verifies its own access tokens without fetching its JWKS.
 JWT_PRIVATE_KEY_FILE = Path(env.str("JWT_PRIVATE_KEY_FILE", default=str(VAR_DIR / "jwt" / "private.pem")))
+# The key rotated out (public PEM; missing or empty: none), served in the JWKS and accepted until dropped.
+JWT_PREVIOUS_PUBLIC_KEY_FILE = Path(
+    env.str("JWT_PREVIOUS_PUBLIC_KEY_FILE", default=str(VAR_DIR / "jwt" / "previous_public.pem"))
+)
 # In development a missing key is created here; in production it must be mounted (checked at web start).
-JWT_PUBLIC_KEY = env.str("JWT_PUBLIC_KEY", default="") or public_pem_from_file(
-    JWT_PRIVATE_KEY_FILE, create=not is_production()
+JWT_PUBLIC_KEY = env.str("JWT_PUBLIC_KEY", default="") or verification_pems(
+    JWT_PRIVATE_KEY_FILE, JWT_PREVIOUS_PUBLIC_KEY_FILE, create=not is_production()
 )
 JWT_ACCESS_TTL_SECONDS = env.int("JWT_ACCESS_TTL_SECONDS", default=300)
+if JWT_ACCESS_TTL_SECONDS > JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS:
+    # Every verifier would refuse such tokens: fail at start rather than issue them.
+    raise ImproperlyConfigured(
+        f"JWT_ACCESS_TTL_SECONDS ({JWT_ACCESS_TTL_SECONDS}) exceeds JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS "
+        f"({JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS}) that verifiers accept"
+    )
 JWT_REFRESH_TTL_SECONDS = env.int("JWT_REFRESH_TTL_SECONDS", default=14 * 24 * 3600)
 
 # Demo staff account (seed_demo): documented development defaults; production has none, so seed_demo

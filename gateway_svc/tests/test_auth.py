@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import pytest
 
 from gateway_svc.tests.conftest import Gateway
 from gateway_svc.tests.stubs import StubUpstream, assert_problem
-from shopkit.testing.tokens import access_token
+from shopkit.testing.jwks import JwksServer
+from shopkit.testing.tokens import access_token, new_keypair, signing_keypair
 
 
 def _forged() -> str:
@@ -104,3 +106,75 @@ def test_unreachable_jwks_is_503_not_401(gateway: Gateway, upstream: StubUpstrea
     # then
     assert_problem(response, 503)
     assert upstream.received == []
+
+
+@pytest.fixture
+def users_jwks(settings: Any) -> Iterator[JwksServer]:
+    """The users service's JWKS as a real HTTP server whose key set the test changes; the gateway reads only it."""
+    from shopkit.auth import keys
+
+    server = JwksServer()
+    settings.JWT_PUBLIC_KEY = ""
+    settings.JWT_JWKS_URL = server.url
+    keys.reset()
+    yield server
+    keys.reset()
+    server.stop()
+
+
+def test_a_flood_of_tokens_with_made_up_kids_makes_the_gateway_ask_users_for_no_more_keys(
+    gateway: Gateway, upstream: StubUpstream, users_jwks: JwksServer, settings: Any
+) -> None:
+    # given: a gateway that has the users service's key, and an attacker minting tokens with new kids
+    settings.JWT_JWKS_MIN_REFRESH_SECONDS = 3600.0
+    users_jwks.serve({"current": signing_keypair()})
+    upstream.reply("GET", "/api/users/me", body={"ok": True})
+    customer = {"Authorization": f"Bearer {access_token(uuid.uuid4(), kid='current')}"}
+    assert gateway.get("/api/users/me", headers=customer).status_code == 200
+    attacker = new_keypair()
+
+    # when
+    statuses = [
+        gateway.get(
+            "/api/users/me",
+            headers={"Authorization": f"Bearer {access_token(private_pem=attacker.private_pem, kid=f'kid-{n}')}"},
+        ).status_code
+        for n in range(30)
+    ]
+
+    # then: no refresh at all (the key set is younger than the refresh interval); only the customer got through
+    assert statuses == [401] * 30
+    assert users_jwks.requests == 1
+    assert len(upstream.calls("GET", "/api/users/me")) == 1
+    assert gateway.get("/api/users/me", headers=customer).status_code == 200
+
+
+def test_the_gateway_accepts_a_rotated_in_key_and_refuses_a_dropped_one_once_its_cache_expires(
+    gateway: Gateway, upstream: StubUpstream, users_jwks: JwksServer, settings: Any
+) -> None:
+    # given: the gateway has verified a token of the key users signs with
+    settings.JWT_JWKS_CACHE_SECONDS = 0.5
+    settings.JWT_JWKS_MIN_REFRESH_SECONDS = 0.0
+    old_pair, new_pair = signing_keypair(), new_keypair()
+    users_jwks.serve({"old": old_pair})
+    upstream.reply("GET", "/api/users/me", body={"ok": True})
+    old = {"Authorization": f"Bearer {access_token(uuid.uuid4(), kid='old')}"}
+    assert gateway.get("/api/users/me", headers=old).status_code == 200
+
+    # when: users rotates (serving both keys), and later drops the old one
+    users_jwks.serve({"new": new_pair, "old": old_pair})
+    new = {"Authorization": f"Bearer {access_token(uuid.uuid4(), private_pem=new_pair.private_pem, kid='new')}"}
+    during_overlap = (
+        gateway.get("/api/users/me", headers=old).status_code,
+        gateway.get("/api/users/me", headers=new).status_code,
+    )
+    users_jwks.serve({"new": new_pair})
+    deadline = time.monotonic() + 10
+    while (refused := gateway.get("/api/users/me", headers=old)).status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    # then
+    assert during_overlap == (200, 200)
+    assert_problem(refused, 401)
+    assert refused.json()["detail"] == "Invalid access token: token is signed with an unknown key."
+    assert gateway.get("/api/users/me", headers=new).status_code == 200

@@ -245,12 +245,12 @@ def test_docker_compose_config_accepts_the_stack_with_the_example_env(tmp_path: 
     compose = _docker_compose()
     env_file = tmp_path / ".env"
     shutil.copy(ENV_EXAMPLE, env_file)
-    # The JWT key is a file secret; `config` only needs it to exist.
+    # The JWT keys are file secrets; `config` only needs them to exist.
     secrets = COMPOSE_DIR / "secrets"
-    created = not (secrets / "jwt_private.pem").exists()
-    if created:
-        secrets.mkdir(exist_ok=True)
-        (secrets / "jwt_private.pem").write_text("placeholder for docker compose config\n")
+    created = [name for name in ("jwt_private.pem", "jwt_previous_public.pem") if not (secrets / name).exists()]
+    secrets.mkdir(exist_ok=True)
+    for name in created:
+        (secrets / name).write_text("placeholder for docker compose config\n")
     try:
         result = subprocess.run(
             [*compose, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config", "--quiet"],
@@ -261,6 +261,6 @@ def test_docker_compose_config_accepts_the_stack_with_the_example_env(tmp_path: 
             check=False,
         )
     finally:
-        if created:
-            (secrets / "jwt_private.pem").unlink()
+        for name in created:
+            (secrets / name).unlink()
     assert result.returncode == 0, result.stderr

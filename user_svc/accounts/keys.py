@@ -1,4 +1,4 @@
-"""The users service's RSA signing key on disk: exclusive creation, loading, public half, `kid` and JWK.
+"""The users service's RSA keys on disk: the signing key (creation, rotation), the previous public key, `kid`, JWK.
 
 Pure functions with no Django import, so `user_svc.settings` can derive the public key at start-up.
 """
@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,15 @@ PUBLIC_EXPONENT = 65537
 
 
 class KeyFileError(Exception):
-    """The private key file is missing, unreadable or not an RSA private key."""
+    """A key file is missing, unreadable or not an RSA key of the expected kind."""
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A finished rotation: the new signing key's kid, and the previous one's, now kept for verification."""
+
+    kid: str
+    previous_kid: str
 
 
 def generate_private_pem() -> bytes:
@@ -58,6 +67,22 @@ def create_private_key_file(path: Path) -> bool:
             os.unlink(tmp_name)
 
 
+def _write_atomically(path: Path, data: bytes, *, mode: int) -> None:
+    """Replace `path` with `data` in one step: a reader sees the old file or the new one, never half of one."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".jwt-key-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+
+
 def load_private_key(path: Path) -> rsa.RSAPrivateKey:
     try:
         data = path.read_bytes()
@@ -83,6 +108,62 @@ def public_pem_from_file(path: Path, *, create: bool) -> str:
     elif not path.exists():
         return ""
     return public_pem(load_private_key(path).public_key())
+
+
+def load_previous_public_key(path: Path) -> rsa.RSAPublicKey | None:
+    """The previous signing key's public half, still served and accepted; None when the file is missing or empty.
+
+    Empty counts as none so that the full stack can always mount the secret, filled only during a rotation.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise KeyFileError(f"cannot read the previous JWT public key file {path}: {exc.strerror}") from exc
+    if not data.strip():
+        return None
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise KeyFileError(f"{path} is not a PEM public key") from exc
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise KeyFileError(f"{path} is not an RSA public key")
+    return key
+
+
+def verification_pems(private_path: Path, previous_path: Path, *, create: bool) -> str:
+    """The PEMs the users service verifies its own access tokens with: the current key's, then the previous one's."""
+    current = public_pem_from_file(private_path, create=create)
+    previous = load_previous_public_key(previous_path)
+    return current + (public_pem(previous) if previous is not None else "")
+
+
+def rotate(private_path: Path, previous_path: Path) -> Rotation:
+    """Keep the current key's public half as the previous key, then replace the signing key with a new one.
+
+    Refused while another previous key is still kept: dropping it early would log its tokens out.
+    The previous key is written first, so a crash in between leaves the old key in both places (harmless).
+    """
+    current = load_private_key(private_path).public_key()
+    previous = load_previous_public_key(previous_path)
+    if previous is not None and key_id(previous) != key_id(current):
+        raise KeyFileError(
+            f"a previous key (kid {key_id(previous)}) is still kept in {previous_path}: "
+            "drop it first (jwt_keygen --drop-previous) once the overlap has passed"
+        )
+    _write_atomically(previous_path, public_pem(current).encode(), mode=0o644)
+    _write_atomically(private_path, generate_private_pem(), mode=0o600)
+    return Rotation(kid=key_id(load_private_key(private_path).public_key()), previous_kid=key_id(current))
+
+
+def drop_previous(previous_path: Path) -> str | None:
+    """Stop keeping the previous key; returns its kid (None when there was none)."""
+    previous = load_previous_public_key(previous_path)
+    if previous is None:
+        return None
+    previous_path.unlink()
+    return key_id(previous)
 
 
 def _b64url_uint(value: int) -> str:

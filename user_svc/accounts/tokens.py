@@ -70,8 +70,44 @@ def signing_key() -> SigningKey:
         return _keys[path]
 
 
+_previous: dict[Path, rsa.RSAPublicKey | None] = {}
+
+
+def previous_public_key() -> rsa.RSAPublicKey | None:
+    """The previous signing key (`JWT_PREVIOUS_PUBLIC_KEY_FILE`), loaded once per process; None outside a rotation.
+
+    Read at start like the signing key (and like `JWT_PUBLIC_KEY` in settings), so one process never
+    signs, serves and verifies with different key sets; a rotation takes effect when users reloads.
+    """
+    path = Path(settings.JWT_PREVIOUS_PUBLIC_KEY_FILE)
+    with _lock:
+        if path not in _previous:
+            try:
+                _previous[path] = keys.load_previous_public_key(path)
+            except keys.KeyFileError as exc:
+                raise ImproperlyConfigured(str(exc)) from exc
+        return _previous[path]
+
+
+def reload_keys() -> None:
+    """Forget the keys loaded so far: the next use reads the key files again, as a freshly started process does."""
+    with _lock:
+        _keys.clear()
+        _previous.clear()
+
+
+def verification_keys() -> dict[str, rsa.RSAPublicKey]:
+    """The keys tokens of ours may be signed with, by kid: the current one, then the previous one."""
+    current = signing_key()
+    found = {current.kid: current.public_key}
+    if (previous := previous_public_key()) is not None:
+        found.setdefault(keys.key_id(previous), previous)
+    return found
+
+
 def jwks() -> dict[str, Any]:
-    return {"keys": [keys.public_jwk(signing_key().public_key)]}
+    """Current and previous key: tokens signed by either verify everywhere during a rotation's overlap."""
+    return {"keys": [keys.public_jwk(public_key) for public_key in verification_keys().values()]}
 
 
 def _encode(payload: dict[str, Any]) -> str:
@@ -123,10 +159,15 @@ def refresh_token_decode(token: str) -> RefreshClaims:
         raise InvalidRefreshToken("The refresh token is malformed.") from exc
     if header.get("alg") != ALGORITHM:
         raise InvalidRefreshToken()
+    # Refresh tokens signed by the previous key keep working during a rotation's overlap, so a customer
+    # who refreshes then gets tokens of the new key instead of having to log in again.
+    key = verification_keys().get(str(header.get("kid", "")))
+    if key is None:
+        raise InvalidRefreshToken()
     try:
         payload = jwt.decode(
             token,
-            key=signing_key().public_key,
+            key=key,
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
             issuer=ISSUER,

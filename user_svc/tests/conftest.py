@@ -27,6 +27,8 @@ def _test_private_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _users_test_settings(settings: Any, _test_private_key_file: Path) -> None:
     """Sign with the shared test key pair (whose public half shopkit's plugin sets as JWT_PUBLIC_KEY)."""
     settings.JWT_PRIVATE_KEY_FILE = _test_private_key_file
+    # No previous key, whatever a developer's var/ holds after a rotation of their own.
+    settings.JWT_PREVIOUS_PUBLIC_KEY_FILE = _test_private_key_file.with_name("no-previous-key.pem")
     # The production hasher is deliberately slow; the suite checks behaviour, not key stretching.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

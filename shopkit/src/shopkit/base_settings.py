@@ -156,6 +156,13 @@ JWT_JWKS_URL = env.str("JWT_JWKS_URL", default=f"{USERS_URL}/api/.well-known/jwk
 JWT_PUBLIC_KEY = env.str("JWT_PUBLIC_KEY", default="")
 JWT_JWKS_TIMEOUT = env.float("JWT_JWKS_TIMEOUT", default=2.0)
 JWT_LEEWAY_SECONDS = env.int("JWT_LEEWAY_SECONDS", default=5)
+# Key rotation (docs/security.md): a key users stops serving stops verifying within the cache lifetime;
+# an unknown kid refreshes early, at most once per interval per process; users down: cached keys serve
+# for the stale time more. Tokens living longer than the maximum (exp - iat) are refused whoever signed them.
+JWT_JWKS_CACHE_SECONDS = env.float("JWT_JWKS_CACHE_SECONDS", default=300.0)
+JWT_JWKS_MIN_REFRESH_SECONDS = env.float("JWT_JWKS_MIN_REFRESH_SECONDS", default=5.0)
+JWT_JWKS_STALE_IF_ERROR_SECONDS = env.float("JWT_JWKS_STALE_IF_ERROR_SECONDS", default=600.0)
+JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS = env.int("JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS", default=900)
 UPSTREAM_TIMEOUT_SECONDS = env.float("UPSTREAM_TIMEOUT_SECONDS", default=3.0)
 
 KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092")

@@ -1,4 +1,4 @@
-"""The `/metrics` view: correct under several server worker processes, with the process tree's CPU and memory."""
+"""The `/metrics` view (right under several worker processes, with the process tree's CPU and memory); auth counters."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
+
+# shopkit.auth: how often a process fetched the users service's JWKS and why ("first", "expired",
+# "unknown_kid"); a steady unknown_kid rate is a flood of made-up key ids, held to one per interval.
+JWKS_FETCHES = Counter("shop_jwks_fetches_total", "JWKS fetches by reason and outcome.", ["reason", "outcome"])
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")

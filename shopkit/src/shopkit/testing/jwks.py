@@ -1,0 +1,72 @@
+"""A real HTTP JWKS endpoint for tests: serves whichever keys a test sets, counts its requests, can fail."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from shopkit.testing.tokens import KeyPair
+
+PATH = "/api/.well-known/jwks.json"
+
+
+class JwksServer:
+    """What verifiers see of the users service's `GET /api/.well-known/jwks.json`, with a key set that changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: list[dict[str, Any]] = []
+        self._requests = 0
+        # Set to an int to answer every request with that status (users in trouble).
+        self.forced_status: int | None = None
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="jwks-server", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}{PATH}"
+
+    @property
+    def requests(self) -> int:
+        with self._lock:
+            return self._requests
+
+    def serve(self, keys: dict[str, KeyPair]) -> None:
+        """From now on the JWKS holds exactly these keys, by kid."""
+        with self._lock:
+            self._keys = [pair.jwk(kid) for kid, pair in keys.items()]
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _answer(self) -> tuple[int, bytes]:
+        with self._lock:
+            self._requests += 1
+            if self.forced_status is not None:
+                return self.forced_status, b'{"title": "unavailable"}'
+            return 200, json.dumps({"keys": self._keys}).encode()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                status, body = server._answer() if self.path == PATH else (404, b"{}")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+                return
+
+        return Handler
