@@ -165,14 +165,13 @@ def test_relay_keeps_events_through_a_broker_outage_and_delivers_each_once(
         # so it has also forgotten the producer id: the relay must replace its producer)
         tansu_broker.stop()
         events = _emit(topic, "order-9", n=3)
-        _wait_until(
-            lambda: OutboxEvent.objects.exclude(last_error="").count() == 3, timeout=15, what="failed attempts"
-        )
+        _wait_until(lambda: OutboxEvent.objects.exclude(last_error="").count() == 3, timeout=15, what="failed attempts")
         assert OutboxEvent.objects.filter(id__in=[e.id for e in events], sent_at__isnull=False).count() == 0
         # An outage is nobody's fault: no row counts an attempt towards OUTBOX_MAX_ATTEMPTS or dies.
-        assert list(OutboxEvent.objects.filter(id__in=[e.id for e in events]).values_list("attempts", "dead_at")) == [
-            (0, None)
-        ] * 3
+        assert (
+            list(OutboxEvent.objects.filter(id__in=[e.id for e in events]).values_list("attempts", "dead_at"))
+            == [(0, None)] * 3
+        )
         assert relay.is_alive()
         _wait_until(lambda: REGISTRY.get_sample_value("shop_outbox_backlog") == 3, timeout=15, what="backlog gauge")
         tansu_broker.start()

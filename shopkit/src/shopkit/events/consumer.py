@@ -1,5 +1,9 @@
 """Kafka consumers: at least once, commit after processing, dedupe by event id, bounded retries, dead letters.
 
+A consumer refuses (dead-letters) an event whose CloudEvents `source` is not its topic's owner
+(`SHOP_EVENT_TOPIC_OWNERS`); a handler failing on a database error is redelivered with a doubling wait,
+then dead-lettered after `EVENT_DB_MAX_ATTEMPTS`; staff replay dead letters with `replay_dead_letters`.
+
 A service's consumer is a management command:
 
     class Command(ConsumerCommand):
@@ -13,12 +17,16 @@ A service's consumer is a management command:
 from __future__ import annotations
 
 import enum
+import json
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -26,7 +34,14 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from shopkit.events.conf import EventSettings
 from shopkit.events.envelope import Event, parse_envelope
 from shopkit.events.errors import EnvelopeError
-from shopkit.events.kafka import consumer_config, delivery_recorder, dlq_topic, ensure_topics, producer_config
+from shopkit.events.kafka import (
+    DLQ_SUFFIX,
+    consumer_config,
+    delivery_recorder,
+    dlq_topic,
+    ensure_topics,
+    producer_config,
+)
 from shopkit.events.metrics import consumer_metrics, serve_metrics
 from shopkit.events.propagation import context_from_headers, decode_kafka_headers
 from shopkit.events.runtime import stop_on_signals
@@ -42,7 +57,10 @@ Handler = Callable[[Event], None]
 POLL_TIMEOUT_SECONDS = 0.5
 LAG_INTERVAL_SECONDS = 10.0
 RETRY_LATER_BACKOFF_SECONDS = 2.0
+MAX_DB_BACKOFF_SECONDS = 30.0
 DLQ_REASON_MAX_LENGTH = 1000
+DLQ_CONSUMER_HEADER = "x-dlq-consumer"
+DLQ_REASON_HEADER = "x-dlq-reason"
 
 
 class Outcome(enum.StrEnum):
@@ -50,10 +68,69 @@ class Outcome(enum.StrEnum):
     DUPLICATE = "duplicate"
     SKIPPED = "skipped"
     FAILED = "failed"
+    # The event's `source` is not its topic's owner: forged or misrouted, dead-lettered unhandled.
+    REJECTED = "rejected"
 
 
 class _RetryLater(Exception):
     """Not the message's fault (database down, dead-letter topic unreachable, stopping): redeliver it later."""
+
+    def __init__(self, reason: str, *, backoff: float = RETRY_LATER_BACKOFF_SECONDS) -> None:
+        super().__init__(reason)
+        self.backoff = backoff
+
+
+class _Unhandled(Exception):
+    """The event cannot be handled as it is (poison, forged, handler kept failing): it goes to the DLQ."""
+
+    def __init__(self, reason: str, *, outcome: Outcome, attempts: int) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.attempts = attempts
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One message of a dead-letter topic that this consumer group put there."""
+
+    topic: str
+    partition: int
+    offset: int
+    original_topic: str
+    event_id: uuid.UUID | None
+    event_type: str
+    reason: str
+    message: Message
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    dead_letter: DeadLetter
+    outcome: Outcome
+    error: str = ""
+
+
+def _dead_letter_of(topic: str, message: Message, headers: Mapping[str, str]) -> DeadLetter:
+    # The id and type from the envelope itself (a message produced without ce_* headers), else the headers.
+    try:
+        body = json.loads(message.value() or b"")
+    except ValueError:
+        body = None
+    body = body if isinstance(body, dict) else {}
+    try:
+        event_id: uuid.UUID | None = uuid.UUID(str(body.get("id") or headers.get("ce_id", "")))
+    except ValueError:
+        event_id = None
+    return DeadLetter(
+        topic=topic,
+        partition=message.partition() or 0,
+        offset=message.offset() or 0,
+        original_topic=headers.get("x-dlq-original-topic") or topic.removesuffix(DLQ_SUFFIX),
+        event_id=event_id,
+        event_type=str(body.get("type") or headers.get("ce_type", "")),
+        reason=headers.get(DLQ_REASON_HEADER, ""),
+        message=message,
+    )
 
 
 class EventConsumer:
@@ -71,11 +148,16 @@ class EventConsumer:
         self.topics = tuple(topics)
         self.handlers = dict(handlers)
         self.conf = conf or EventSettings.load()
+        if unowned := [t for t in self.topics if not self.conf.topic_owners.get(t)]:
+            # Fail at start: a topic without an owner would accept events from anyone.
+            raise ImproperlyConfigured(f"SHOP_EVENT_TOPIC_OWNERS names no owner for {', '.join(unowned)}")
         self._metrics = consumer_metrics()
         for topic in self.topics:  # a real 0 for dashboards and alerts before anything goes wrong
             self._metrics.dead_lettered.labels(topic=topic, consumer=group_id)
         self._tracer = tracer(__name__)
         self._dlq_producer: Producer | None = None
+        # Database failures per message (topic, partition, offset) across its redeliveries.
+        self._db_failures: dict[tuple[str, int, int], int] = {}
         self._next_lag = 0.0
         # The consumer is the service's long-running background process: it runs its periodic jobs too.
         self.periodic = PeriodicTasks()
@@ -118,6 +200,7 @@ class EventConsumer:
         return handled
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._db_failures.clear()
         log.info(
             "kafka_partitions_assigned",
             group=self.group_id,
@@ -145,7 +228,7 @@ class EventConsumer:
                     consumer.seek(TopicPartition(topic, partition, offset))
             except KafkaException as seek_error:
                 log.warning("kafka_seek_failed", group=self.group_id, error=str(seek_error))
-            stop.wait(RETRY_LATER_BACKOFF_SECONDS)
+            stop.wait(exc.backoff)
             return False
         try:
             consumer.commit(message=message, asynchronous=False)
@@ -155,20 +238,25 @@ class EventConsumer:
         return True
 
     def _process(self, message: Message, stop: threading.Event) -> Outcome:
+        """Handle one message, or dead-letter it with the reason; `_RetryLater` means not now."""
         topic = message.topic() or ""
-        headers = decode_kafka_headers(message.headers())
         try:
-            event = parse_envelope(message.value(), topic=topic, key=message.key())
-        except EnvelopeError as exc:
-            log.warning(
-                "event_poison_message", group=self.group_id, topic=topic, offset=message.offset(), error=str(exc)
-            )
-            self._dead_letter(message, reason=f"EnvelopeError: {exc}", attempts=1)
-            return self._count(topic, Outcome.FAILED)
+            outcome = self._attempt(message, stop)
+        except _Unhandled as exc:
+            self._dead_letter(message, reason=str(exc), attempts=exc.attempts)
+            return self._count(topic, exc.outcome)
+        return self._count(topic, outcome)
+
+    def _attempt(self, message: Message, stop: threading.Event, *, topic: str | None = None) -> Outcome:
+        """Parse, check and handle one message (of `topic`, for a replayed dead letter); `_Unhandled` when
+        it cannot be handled as it is."""
+        topic = topic or message.topic() or ""
+        headers = decode_kafka_headers(message.headers())
+        event = self._parse(message, topic)
         handler = self.handlers.get(event.type)
         if handler is None:
             log.debug("event_skipped", group=self.group_id, event_id=str(event.id), event_type=event.type)
-            return self._count(topic, Outcome.SKIPPED)
+            return Outcome.SKIPPED
         with self._tracer.start_as_current_span(
             f"{topic} process",
             context=context_from_headers(headers),
@@ -182,42 +270,98 @@ class EventConsumer:
                 "cloudevents.event_type": event.type,
             },
         ) as span:
-            last_error: Exception | None = None
-            for attempt in range(1, self.conf.max_attempts + 1):
-                try:
-                    outcome = self._handle(event, handler)
-                except (OperationalError, InterfaceError) as exc:
-                    raise _RetryLater(f"database unavailable: {exc}") from exc
-                except Exception as exc:  # noqa: BLE001 - handlers may raise anything; retried, then dead-lettered
-                    last_error = exc
-                    log.warning(
-                        "event_handler_failed",
-                        group=self.group_id,
-                        event_id=str(event.id),
-                        event_type=event.type,
-                        attempt=attempt,
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-                    if attempt < self.conf.max_attempts:
-                        stop.wait(self.conf.retry_backoff * 2 ** (attempt - 1))
-                        if stop.is_set():
-                            raise _RetryLater("stopping during retries") from exc
-                    continue
-                log.info(
-                    "event_processed" if outcome is Outcome.PROCESSED else "event_duplicate_skipped",
+            try:
+                outcome = self._handle_with_retries(message, event, handler, stop)
+            except _Unhandled as exc:
+                if exc.__cause__ is not None:
+                    span.record_exception(exc.__cause__)
+                span.set_status(Status(StatusCode.ERROR, type(exc.__cause__ or exc).__name__))
+                raise
+            log.info(
+                "event_processed" if outcome is Outcome.PROCESSED else "event_duplicate_skipped",
+                group=self.group_id,
+                event_id=str(event.id),
+                event_type=event.type,
+                topic=topic,
+            )
+            return outcome
+
+    def _parse(self, message: Message, topic: str) -> Event:
+        """The message's event, if it is an envelope from its topic's owner; else `_Unhandled`."""
+        try:
+            event = parse_envelope(message.value(), topic=topic, key=message.key())
+        except EnvelopeError as exc:
+            log.warning(
+                "event_poison_message", group=self.group_id, topic=topic, offset=message.offset(), error=str(exc)
+            )
+            raise _Unhandled(f"EnvelopeError: {exc}", outcome=Outcome.FAILED, attempts=1) from exc
+        owner = self.conf.topic_owners.get(topic)
+        if event.source != owner:
+            log.warning(
+                "event_source_rejected",
+                group=self.group_id,
+                topic=topic,
+                offset=message.offset(),
+                event_id=str(event.id),
+                event_type=event.type,
+                source=event.source,
+                owner=owner,
+            )
+            raise _Unhandled(
+                f"ForgedSource: source {event.source!r} is not the owner of {topic} ({owner!r})",
+                outcome=Outcome.REJECTED,
+                attempts=1,
+            )
+        return event
+
+    def _handle_with_retries(self, message: Message, event: Event, handler: Handler, stop: threading.Event) -> Outcome:
+        last_error: Exception | None = None
+        for attempt in range(1, self.conf.max_attempts + 1):
+            try:
+                outcome = self._handle(event, handler)
+            except (OperationalError, InterfaceError) as exc:
+                self._database_failed(message, exc)
+            except Exception as exc:  # noqa: BLE001 - handlers may raise anything; retried, then dead-lettered
+                last_error = exc
+                log.warning(
+                    "event_handler_failed",
                     group=self.group_id,
                     event_id=str(event.id),
                     event_type=event.type,
-                    topic=topic,
+                    attempt=attempt,
+                    error=f"{type(exc).__name__}: {exc}",
                 )
-                return self._count(topic, outcome)
-            assert last_error is not None
-            span.record_exception(last_error)
-            span.set_status(Status(StatusCode.ERROR, type(last_error).__name__))
-            self._dead_letter(
-                message, reason=f"{type(last_error).__name__}: {last_error}", attempts=self.conf.max_attempts
-            )
-            return self._count(topic, Outcome.FAILED)
+                if attempt < self.conf.max_attempts:
+                    stop.wait(self.conf.retry_backoff * 2 ** (attempt - 1))
+                    if stop.is_set():
+                        raise _RetryLater("stopping during retries") from exc
+                continue
+            self._db_failures.pop(self._position(message), None)
+            return outcome
+        assert last_error is not None
+        self._db_failures.pop(self._position(message), None)
+        raise _Unhandled(
+            f"{type(last_error).__name__}: {last_error}", outcome=Outcome.FAILED, attempts=self.conf.max_attempts
+        ) from last_error
+
+    @staticmethod
+    def _position(message: Message) -> tuple[str, int, int]:
+        return (message.topic() or "", message.partition() or 0, message.offset() or 0)
+
+    def _database_failed(self, message: Message, exc: Exception) -> None:
+        """Redeliver after a doubling wait (the database may come back), up to EVENT_DB_MAX_ATTEMPTS; then
+        dead-letter it, so one event the database keeps failing on no longer blocks its partition."""
+        position = self._position(message)
+        failures = self._db_failures.get(position, 0) + 1
+        reason = f"{type(exc).__name__}: {str(exc).strip()}"
+        if failures >= self.conf.db_max_attempts:
+            self._db_failures.pop(position, None)
+            raise _Unhandled(
+                f"database error after {failures} attempts: {reason}", outcome=Outcome.FAILED, attempts=failures
+            ) from exc
+        self._db_failures[position] = failures
+        backoff = min(MAX_DB_BACKOFF_SECONDS, self.conf.db_retry_backoff * 2 ** (failures - 1))
+        raise _RetryLater(f"database unavailable (attempt {failures}): {reason}", backoff=backoff) from exc
 
     def _handle(self, event: Event, handler: Handler) -> Outcome:
         # The record and the handler's changes commit together, or neither does.
@@ -227,6 +371,90 @@ class EventConsumer:
             handler(event)
         return Outcome.PROCESSED
 
+    # -- dead letters --------------------------------------------------------------------------
+    def dead_letters(self, *, timeout: float = 10.0) -> list[DeadLetter]:
+        """Every message this group dead-lettered that its dead-letter topics still hold, oldest first."""
+        reader = Consumer(
+            {**consumer_config(self.conf, group_id=f"{self.group_id}-dlq-reader"), "enable.partition.eof": True}
+        )
+        try:
+            return [d for topic in self.topics for d in self._read_dead_letters(reader, dlq_topic(topic), timeout)]
+        finally:
+            reader.close()
+
+    def _read_dead_letters(self, reader: Consumer, topic: str, timeout: float) -> list[DeadLetter]:
+        metadata = reader.list_topics(topic, timeout=timeout).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return []
+        ends: dict[int, int] = {}
+        for partition in metadata.partitions:
+            low, high = reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            if high > low:
+                ends[partition] = high
+        if not ends:
+            return []
+        reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        found: list[DeadLetter] = []
+        done: set[int] = set()
+        deadline = time.monotonic() + timeout
+        try:
+            while len(done) < len(ends):
+                if time.monotonic() > deadline:
+                    raise CommandError(f"reading {topic} took longer than {timeout} s")
+                message = reader.poll(0.2)
+                if message is None:
+                    continue
+                partition = message.partition() or 0
+                if error := message.error():
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        raise KafkaException(error)
+                    done.add(partition)
+                    continue
+                if (message.offset() or 0) + 1 >= ends[partition]:
+                    done.add(partition)
+                headers = decode_kafka_headers(message.headers())
+                if headers.get(DLQ_CONSUMER_HEADER) == self.group_id:
+                    found.append(_dead_letter_of(topic, message, headers))
+        finally:
+            reader.unassign()
+        return sorted(found, key=lambda d: (d.partition, d.offset))
+
+    def replay(self, dead_letters: Collection[DeadLetter], *, requested_by: str) -> list[ReplayResult]:
+        """Run dead-lettered events through this group's handlers again, once each (staff fixed the cause).
+
+        Safe to repeat: the processed-events record makes an event already handled a duplicate, and the
+        source check applies as on first delivery. A replay that fails again leaves the dead letter where
+        it is; nothing is produced, so no other consumer group sees the event again.
+        """
+        results: list[ReplayResult] = []
+        stop = threading.Event()
+        for dead in dead_letters:
+            close_old_connections()
+            error = ""
+            try:
+                outcome = self._attempt(dead.message, stop, topic=dead.original_topic)
+            except _Unhandled as exc:
+                outcome, error = exc.outcome, str(exc)
+            except _RetryLater as exc:
+                outcome, error = Outcome.FAILED, str(exc)
+            self._metrics.replayed.labels(
+                topic=dead.original_topic, consumer=self.group_id, outcome=outcome.value
+            ).inc()
+            (log.warning if error else log.info)(
+                "dead_letter_replayed",
+                group=self.group_id,
+                dlq_topic=dead.topic,
+                partition=dead.partition,
+                offset=dead.offset,
+                event_id=str(dead.event_id) if dead.event_id else None,
+                event_type=dead.event_type,
+                outcome=outcome.value,
+                error=error,
+                requested_by=requested_by,
+            )
+            results.append(ReplayResult(dead_letter=dead, outcome=outcome, error=error))
+        return results
+
     def _count(self, topic: str, outcome: Outcome) -> Outcome:
         self._metrics.consumed.labels(topic=topic, consumer=self.group_id, outcome=outcome.value).inc()
         return outcome
@@ -235,8 +463,8 @@ class EventConsumer:
         topic = message.topic() or ""
         headers = [
             *(message.headers() or []),
-            ("x-dlq-reason", reason[:DLQ_REASON_MAX_LENGTH].encode()),
-            ("x-dlq-consumer", self.group_id.encode()),
+            (DLQ_REASON_HEADER, reason[:DLQ_REASON_MAX_LENGTH].encode()),
+            (DLQ_CONSUMER_HEADER, self.group_id.encode()),
             ("x-dlq-attempts", str(attempts).encode()),
             ("x-dlq-original-topic", topic.encode()),
             ("x-dlq-original-partition", str(message.partition()).encode()),
@@ -299,6 +527,11 @@ class ConsumerCommand(BaseCommand):
     def get_handlers(self) -> dict[str, Handler]:
         raise NotImplementedError("a consumer command maps event types to handlers")
 
+    def build_consumer(self, conf: EventSettings) -> EventConsumer:
+        if not self.group_id or not self.topics:
+            raise CommandError("a ConsumerCommand needs a group_id and at least one topic")
+        return EventConsumer(group_id=self.group_id, topics=self.topics, handlers=self.get_handlers(), conf=conf)
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--max-messages", type=int, default=None, help="Exit after this many messages.")
         parser.add_argument("--max-seconds", type=float, default=None, help="Exit after this many seconds.")
@@ -314,9 +547,9 @@ class ConsumerCommand(BaseCommand):
             raise CommandError("--max-seconds must be positive")
         conf = EventSettings.load()
         serve_metrics(conf.metrics_port)
-        consumer = EventConsumer(group_id=self.group_id, topics=self.topics, handlers=self.get_handlers(), conf=conf)
+        consumer = self.build_consumer(conf)
         with stop_on_signals(threading.Event()) as stop:
             consumer.run(stop, max_messages=max_messages, max_seconds=max_seconds)
 
 
-__all__ = ["ConsumerCommand", "Event", "EventConsumer", "Handler", "Outcome"]
+__all__ = ["ConsumerCommand", "DeadLetter", "Event", "EventConsumer", "Handler", "Outcome", "ReplayResult"]
