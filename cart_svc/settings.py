@@ -1,7 +1,7 @@
 """Settings of the carts service: the shared platform settings plus this service's own."""
 
 from shopkit.base_settings import *  # noqa: F403
-from shopkit.base_settings import INSTALLED_APPS
+from shopkit.base_settings import INSTALLED_APPS, SHOP_EVENTS_PERIODIC_TASKS
 from shopkit.settings import cache, database
 
 SERVICE_NAME = "carts"
@@ -16,3 +16,6 @@ INSTALLED_APPS = [*INSTALLED_APPS, "shopkit.events", "cart_svc.carts"]
 
 DATABASES = {"default": database("carts")}
 CACHES = {"default": cache("carts")}
+
+# Periodic jobs, run by the event consumer process (shopkit.periodic).
+SHOP_PERIODIC_TASKS = [*SHOP_EVENTS_PERIODIC_TASKS]

@@ -1,7 +1,7 @@
 """Settings of the orders service: the shared platform settings plus this service's own."""
 
 from shopkit.base_settings import *  # noqa: F403
-from shopkit.base_settings import INSTALLED_APPS
+from shopkit.base_settings import INSTALLED_APPS, SHOP_EVENTS_PERIODIC_TASKS
 from shopkit.settings import cache, database, env
 
 SERVICE_NAME = "orders"
@@ -26,4 +26,5 @@ CARTS_TIMEOUT_SECONDS = env.float("CARTS_TIMEOUT_SECONDS", default=2.0)
 ORDER_PENDING_EXPIRY_SECONDS = max(60, env.int("ORDER_PENDING_EXPIRY_SECONDS", default=900))
 SHOP_PERIODIC_TASKS = [
     ("order_svc.orders.tasks.expire_pending_orders", env.float("ORDER_EXPIRY_CHECK_SECONDS", default=60.0)),
+    *SHOP_EVENTS_PERIODIC_TASKS,
 ]

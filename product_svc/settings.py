@@ -1,7 +1,7 @@
 """Settings of the products service: the shared platform settings plus this service's own."""
 
 from shopkit.base_settings import *  # noqa: F403
-from shopkit.base_settings import INSTALLED_APPS
+from shopkit.base_settings import INSTALLED_APPS, SHOP_EVENTS_PERIODIC_TASKS
 from shopkit.settings import cache, database, env
 
 SERVICE_NAME = "products"
@@ -38,6 +38,7 @@ CATALOG_VERSION_REUSE_SECONDS = env.float(
 RESERVATION_HOLD_SECONDS = max(60, env.int("RESERVATION_HOLD_SECONDS", default=1800))
 SHOP_PERIODIC_TASKS = [
     ("product_svc.catalog.tasks.expire_reservations", env.float("RESERVATION_EXPIRY_CHECK_SECONDS", default=60.0)),
+    *SHOP_EVENTS_PERIODIC_TASKS,
 ]
 
 # gRPC server (python -m product_svc.grpc_server); its /metrics port defaults to 9400 (0 turns it off).

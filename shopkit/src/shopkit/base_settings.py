@@ -178,6 +178,26 @@ OUTBOX_DELIVERY_TIMEOUT_SECONDS = env.float("OUTBOX_DELIVERY_TIMEOUT_SECONDS", d
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
 EVENT_MAX_ATTEMPTS = env.int("EVENT_MAX_ATTEMPTS", default=3)
 EVENT_RETRY_BACKOFF_SECONDS = env.float("EVENT_RETRY_BACKOFF_SECONDS", default=0.5)
+# An outbox row the broker refuses (too large, not authorized) is retried with a doubling wait from
+# OUTBOX_RETRY_BACKOFF_SECONDS, then marked dead after OUTBOX_MAX_ATTEMPTS (docs/runbooks/OutboxDeadRows.md).
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
+OUTBOX_RETRY_BACKOFF_SECONDS = env.float("OUTBOX_RETRY_BACKOFF_SECONDS", default=1.0)
+# A handler failing on a database error is redelivered with a doubling wait (at most 30 s) from
+# EVENT_DB_RETRY_BACKOFF_SECONDS, then dead-lettered after EVENT_DB_MAX_ATTEMPTS (about 2.5 minutes).
+EVENT_DB_MAX_ATTEMPTS = env.int("EVENT_DB_MAX_ATTEMPTS", default=10)
+EVENT_DB_RETRY_BACKOFF_SECONDS = env.float("EVENT_DB_RETRY_BACKOFF_SECONDS", default=1.0)
+# Processed-event ids are kept longer than Kafka keeps a topic or its dead letters (7 days by
+# default), so a redelivered or replayed event is always recognised as a duplicate.
+PROCESSED_EVENT_RETENTION_DAYS = env.int("PROCESSED_EVENT_RETENTION_DAYS", default=30)
+EVENT_PURGE_INTERVAL_SECONDS = env.float("EVENT_PURGE_INTERVAL_SECONDS", default=3600.0)
+# Each service's SHOP_PERIODIC_TASKS includes these (run by its relay or its consumer).
+SHOP_EVENTS_PERIODIC_TASKS = [
+    ("shopkit.events.tasks.purge_sent_outbox_rows", EVENT_PURGE_INTERVAL_SECONDS),
+    ("shopkit.events.tasks.purge_processed_events", EVENT_PURGE_INTERVAL_SECONDS),
+]
+# The owner of each topic: consumers refuse (dead-letter) an event whose CloudEvents `source` is not
+# its topic's owner. A contract, not deployment configuration, so not read from the environment.
+SHOP_EVENT_TOPIC_OWNERS = {"shop.users": "/shop/users", "shop.orders": "/shop/orders"}
 PRODUCTS_GRPC_TARGET = env.str("PRODUCTS_GRPC_TARGET", default="127.0.0.1:50051")
 GRPC_DEADLINE_SECONDS = env.float("GRPC_DEADLINE_SECONDS", default=2.0)
 
