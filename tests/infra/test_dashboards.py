@@ -45,6 +45,10 @@ EXPORTED_METRICS = {
     "shop_kafka_consumer_lag",
     "shop_outbox_backlog",
     "shop_outbox_oldest_age_seconds",
+    "shop_outbox_dead_rows",
+    "shop_outbox_held_rows",
+    "shop_outbox_dead_total",
+    "shop_events_replayed_total",
     # business
     "shop_users_registered_total",
     "shop_orders_created_total",

@@ -95,6 +95,7 @@ def test_the_required_alerts_exist() -> None:
         "HighHttpP99Latency",
         "KafkaConsumerLagHigh",
         "OutboxOldestEventAgeHigh",
+        "OutboxDeadRows",
         "EventsDeadLettered",
         "CheckoutFailureSpike",
     }
