@@ -10,7 +10,7 @@ SERVICES := user_svc product_svc order_svc cart_svc gateway_svc
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install run test lint fmt proto requirements dashboards bench load up down clean
+.PHONY: help install run test lint fmt proto requirements dashboards bench load up down certs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -69,8 +69,12 @@ dashboards: install ## Regenerate grafana/dashboards/*.json from grafana/generat
 up: ## The full stack in Docker (needs a Docker engine): compose/.env and compose/secrets/ first (see compose/.env.example)
 	@test -f compose/.env || { echo "copy compose/.env.example to compose/.env and set every secret"; exit 1; }
 	@test -f compose/secrets/jwt_private.pem || { echo "create compose/secrets/jwt_private.pem (see the header of compose/docker-compose.yml)"; exit 1; }
+	@test -f compose/secrets/grpc/ca.crt || { echo "run make certs first (gRPC mutual TLS certificates in compose/secrets/grpc)"; exit 1; }
 	@test -f compose/secrets/jwt_previous_public.pem || touch compose/secrets/jwt_previous_public.pem  # empty: no previous JWT key
 	docker compose --env-file compose/.env -f compose/docker-compose.yml up -d --build
+
+certs: install ## gRPC CA and service certificates for the full stack in compose/secrets/grpc (make run makes its own)
+	$(PY) -m tools.certs
 
 down: ## Stop the full stack
 	docker compose --env-file compose/.env -f compose/docker-compose.yml down

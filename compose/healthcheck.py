@@ -1,16 +1,18 @@
 """Container health probe for Shop processes (the slim image has no curl): an HTTP URL or a gRPC target.
 
     python compose/healthcheck.py http://127.0.0.1:5000/health/ready
-    python compose/healthcheck.py grpc 127.0.0.1:50051
+    python compose/healthcheck.py grpc 127.0.0.1:50051      (mutual TLS with GRPC_TLS_* of the container)
 
 Exit status 0 means healthy; anything else is reported by Docker as a failed probe.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 TIMEOUT_SECONDS = 3.0
 
@@ -28,10 +30,20 @@ def check_http(url: str) -> int:
 
 
 def check_grpc(target: str) -> int:
+    """Health over mutual TLS with the container's own certificate (GRPC_TLS_*): the server refuses plaintext."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(target) as channel:
+    try:
+        ca, cert, key = (
+            Path(os.environ[name]).read_bytes()  # noqa: TID251 - a probe without Django
+            for name in ("GRPC_TLS_CA_FILE", "GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE")
+        )
+    except (KeyError, OSError) as exc:
+        sys.stderr.write(f"gRPC probe needs GRPC_TLS_CA_FILE, GRPC_TLS_CERT_FILE, GRPC_TLS_KEY_FILE: {exc}\n")
+        return 2
+    credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+    with grpc.secure_channel(target, credentials) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=TIMEOUT_SECONDS)

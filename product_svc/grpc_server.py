@@ -15,7 +15,8 @@ def main() -> None:
 
     from product_svc.catalog.servicer import SERVICE_NAME, register
     from shopkit.events.metrics import serve_metrics
-    from shopkit.grpc.server import build_server, serve_until_signalled
+    from shopkit.grpc.server import build_server, method_callers, serve_until_signalled
+    from shopkit.grpc.tls import TlsFiles, server_credentials
 
     serve_metrics(settings.PRODUCTS_GRPC_METRICS_PORT)
     running = build_server(
@@ -23,6 +24,9 @@ def main() -> None:
         service_names=[SERVICE_NAME],
         bind=settings.PRODUCTS_GRPC_BIND,
         port=settings.PRODUCTS_GRPC_PORT,
+        credentials=server_credentials(TlsFiles.from_settings()),
+        callers=method_callers(SERVICE_NAME, settings.PRODUCTS_GRPC_CALLERS),
+        reflection=settings.PRODUCTS_GRPC_REFLECTION,
         max_workers=settings.PRODUCTS_GRPC_WORKERS,
     )
     serve_until_signalled(running, grace_seconds=settings.PRODUCTS_GRPC_GRACE_SECONDS)

@@ -74,12 +74,16 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _grpc_serving(target: str) -> bool:
+def _grpc_serving(target: str, tls_dir: Path) -> bool:
+    """Health over mutual TLS, presenting products' own certificate (health is open to every identity)."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+    from shopkit.grpc.tls import TlsFiles, channel_credentials
+
+    credentials = channel_credentials(TlsFiles.for_identity(tls_dir, "products"))
     try:
-        with grpc.insecure_channel(target) as channel:
+        with grpc.secure_channel(target, credentials) as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
             return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
     except grpc.RpcError:
@@ -102,6 +106,8 @@ class Stack:
         self.stream = stream
         self.embedded_kafka = not base.get("KAFKA_BOOTSTRAP_SERVERS")
         self.kafka_bootstrap = base.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{KAFKA_PORT}"
+        # gRPC mutual TLS: the stack's CA and one certificate per service, made once by prepare().
+        self.grpc_tls_dir = Path(base.get("GRPC_TLS_DIR") or self.var_dir / "grpc")
         self.base_env = {
             **base,
             "PYTHONPATH": str(ROOT),
@@ -109,6 +115,7 @@ class Stack:
             "SHOP_VAR_DIR": str(self.var_dir),
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "PRODUCTS_GRPC_TARGET": f"127.0.0.1:{GRPC_PORT}",
+            "GRPC_TLS_DIR": str(self.grpc_tls_dir),
             **{f"{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, (_, port) in DOMAIN_SERVICES.items()},
         }
         self.processes: list[Process] = []
@@ -178,12 +185,20 @@ class Stack:
         """
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.ensure_grpc_certificates()
         fingerprint = self._fingerprint()
         if (report := self._already_prepared(fingerprint)) is not None:
             return report
         report = self._prepare()
         self._prepared().write_text(json.dumps({"fingerprint": fingerprint, "report": report}))
         return report
+
+    def ensure_grpc_certificates(self) -> list[str]:
+        """The CA and the products, orders and carts certificates under var/grpc: made once, renewed
+        only when missing, no longer signed by the CA there, or close to expiry."""
+        from shopkit.grpc.pki import ensure_pki
+
+        return ensure_pki(self.grpc_tls_dir)
 
     def _prepare(self) -> list[str]:
         self._check(self.manage("users", "jwt_keygen"), "users: jwt_keygen")
@@ -260,6 +275,9 @@ class Stack:
                     "--port",
                     str(GATEWAY_PORT),
                     "--no-access-log",
+                    # X-Forwarded-For is the gateway's to judge (TRUSTED_PROXIES), not uvicorn's (which
+                    # would believe any local client).
+                    "--no-proxy-headers",
                     "--timeout-graceful-shutdown",
                     "5",
                 ],
@@ -340,12 +358,11 @@ class Stack:
                     sys.stdout.buffer.flush()
         log_file.close()
 
-    @staticmethod
-    def healthy(proc: Process) -> bool:
+    def healthy(self, proc: Process) -> bool:
         if proc.health_url:
             return _http_ok(proc.health_url)
         if proc.grpc_health:
-            return _grpc_serving(proc.grpc_health)
+            return _grpc_serving(proc.grpc_health, self.grpc_tls_dir)
         if proc.tcp_port:
             return _tcp_open(proc.tcp_port)
         return True

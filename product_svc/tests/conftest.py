@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.db import connections
 
@@ -13,7 +14,9 @@ from product_svc.catalog.models import Category
 from product_svc.catalog.servicer import SERVICE_NAME, register
 from product_svc.tests.factories import CategoryFactory
 from shopkit.grpc.products import ProductsClient, reset_products_client
-from shopkit.grpc.server import RunningServer, build_server
+from shopkit.grpc.server import RunningServer, build_server, method_callers
+from shopkit.grpc.tls import server_credentials
+from shopkit.testing.grpc_tls import GrpcTestPki
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +33,9 @@ def category(db: None) -> Category:
 
 
 @pytest.fixture(scope="module")
-def grpc_server(django_db_setup: None) -> Iterator[RunningServer]:
-    """The real products gRPC server on a free port, against the test database.
+def grpc_server(django_db_setup: None, grpc_pki: GrpcTestPki) -> Iterator[RunningServer]:
+    """The real products gRPC server on a free port, against the test database: mutual TLS with products'
+    test certificate and the service's own per-method authorization (PRODUCTS_GRPC_CALLERS).
 
     Its worker threads open their own connections; closing them after every call (CONN_MAX_AGE 0)
     keeps the test database free to flush and drop.
@@ -39,15 +43,28 @@ def grpc_server(django_db_setup: None) -> Iterator[RunningServer]:
     settings_dict: dict[str, Any] = connections["default"].settings_dict
     previous = settings_dict.get("CONN_MAX_AGE", 0)
     settings_dict["CONN_MAX_AGE"] = 0
-    running = build_server(register=register, service_names=[SERVICE_NAME], bind="127.0.0.1", port=0, max_workers=4)
+    running = build_server(
+        register=register,
+        service_names=[SERVICE_NAME],
+        bind="127.0.0.1",
+        port=0,
+        credentials=server_credentials(grpc_pki.identity("products")),
+        callers=method_callers(SERVICE_NAME, django_settings.PRODUCTS_GRPC_CALLERS),
+        reflection=django_settings.PRODUCTS_GRPC_REFLECTION,
+        max_workers=4,
+    )
     yield running
     running.stop(grace_seconds=0)
     settings_dict["CONN_MAX_AGE"] = previous
 
 
 @pytest.fixture
-def products_grpc(grpc_server: RunningServer, transactional_db: None, settings: Any) -> Iterator[ProductsClient]:
-    """The process-wide `shopkit.grpc.products` client, pointed at the real server."""
+def products_grpc(
+    grpc_server: RunningServer, transactional_db: None, settings: Any, grpc_pki: GrpcTestPki
+) -> Iterator[ProductsClient]:
+    """The process-wide `shopkit.grpc.products` client, pointed at the real server, calling as orders does
+    (the only identity allowed every method)."""
+    grpc_pki.use(settings, "orders")
     settings.PRODUCTS_GRPC_TARGET = f"127.0.0.1:{grpc_server.port}"
     settings.GRPC_DEADLINE_SECONDS = 2.0
     reset_products_client()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,13 @@ from shopkit.grpc.products import (
     products_client,
 )
 from shopkit.testing.fake_products import FakeProducts
+from shopkit.testing.grpc_tls import GrpcTestPki
+
+
+@pytest.fixture(autouse=True)
+def _call_as_orders(settings: Any, grpc_pki: GrpcTestPki) -> None:
+    """The fake is exercised as orders uses it (the identity allowed every method)."""
+    grpc_pki.use(settings, "orders")
 
 
 def test_fake_serves_products_added_by_the_test(fake_products: FakeProducts) -> None:

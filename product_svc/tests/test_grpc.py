@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 import pytest
+from django.conf import settings
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import REGISTRY
 
@@ -28,7 +29,13 @@ from shopkit.grpc.products import (
     ReservationReleased,
     ReservedLine,
 )
-from shopkit.grpc.server import RunningServer, build_server
+from shopkit.grpc.server import RunningServer, build_server, method_callers
+from shopkit.grpc.tls import TlsFiles, channel_credentials, server_credentials
+from shopkit.testing.grpc_tls import GrpcTestPki
+
+
+def _channel(server: RunningServer, tls: TlsFiles) -> grpc.Channel:
+    return grpc.secure_channel(f"127.0.0.1:{server.port}", channel_credentials(tls))
 
 
 def _stock(product_id: uuid.UUID) -> int:
@@ -179,10 +186,12 @@ def test_malformed_reservations_are_invalid_argument(products_grpc: ProductsClie
     assert raised.value.status == 400
 
 
-def test_statuses_and_trailing_metadata_on_the_wire(grpc_server: RunningServer, transactional_db: None) -> None:
+def test_statuses_and_trailing_metadata_on_the_wire(
+    grpc_server: RunningServer, transactional_db: None, grpc_pki: GrpcTestPki
+) -> None:
     # given: a raw stub, as a client in another language would see the server
     scarce = ProductFactory.create(stock=1)
-    with grpc.insecure_channel(f"127.0.0.1:{grpc_server.port}") as channel:
+    with _channel(grpc_server, grpc_pki.identity("orders")) as channel:
         stub = product_pb2_grpc.ProductServiceStub(channel)
         request = product_pb2.ReserveStockRequest(
             order_id=str(uuid.uuid4()), lines=[product_pb2.ReservationLine(product_id=str(scarce.id), quantity=2)]
@@ -216,9 +225,11 @@ def test_server_metrics_count_calls_by_status(products_grpc: ProductsClient) -> 
     assert REGISTRY.get_sample_value("shop_grpc_client_handled_total", labels) is not None
 
 
-def test_health_reports_serving_for_the_server_and_the_service(grpc_server: RunningServer) -> None:
+def test_health_reports_serving_for_the_server_and_the_service(
+    grpc_server: RunningServer, grpc_pki: GrpcTestPki
+) -> None:
     # given
-    with grpc.insecure_channel(f"127.0.0.1:{grpc_server.port}") as channel:
+    with _channel(grpc_server, grpc_pki.identity("carts")) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
 
         # when
@@ -235,13 +246,15 @@ class _SlowServicer(ProductServicer):
         return product_pb2.Product(id=request.id)
 
 
-def test_a_slow_server_fails_fast_as_service_unavailable(db: None) -> None:
+def test_a_slow_server_fails_fast_as_service_unavailable(db: None, grpc_pki: GrpcTestPki) -> None:
     # given: a server that answers only after the caller's deadline
     slow = build_server(
         register=lambda server: product_pb2_grpc.add_ProductServiceServicer_to_server(_SlowServicer(), server),
         service_names=[SERVICE_NAME],
         bind="127.0.0.1",
         port=0,
+        credentials=server_credentials(grpc_pki.identity("products")),
+        callers=method_callers(SERVICE_NAME, settings.PRODUCTS_GRPC_CALLERS),
         max_workers=2,
         django_db=False,
     )

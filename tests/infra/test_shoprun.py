@@ -1,9 +1,11 @@
-"""`make run`'s preparation runs once: a second start with nothing changed skips keys, migrations and demo data."""
+"""`make run` prepares once: keys, gRPC certificates, migrations and demo data are not made again unchanged."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from cryptography import x509
 
 from tools.shoprun import DOMAIN_SERVICES, Stack
 
@@ -40,3 +42,51 @@ def test_changed_migrations_a_lost_database_or_key_or_another_database_prepare_a
         environ={"SHOP_ORDERS_DATABASE_URL": "postgres://db/orders"}, stream=False, var_dir=tmp_path
     )._fingerprint()
     assert elsewhere != fingerprint
+
+
+def _identity(cert: x509.Certificate) -> list[str]:
+    return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.UniformResourceIdentifier
+    )
+
+
+def test_make_run_makes_the_grpc_ca_and_one_certificate_per_service_once(tmp_path: Path) -> None:
+    # given
+    stack, _ = _prepared_stack(tmp_path)
+    grpc_dir = tmp_path / "grpc"
+
+    # when
+    stack.prepare()
+    first = {path.name: path.read_bytes() for path in grpc_dir.iterdir()}
+    again = stack.ensure_grpc_certificates()
+
+    # then
+    assert sorted(first) == sorted(
+        ["ca.crt", "ca.key", *(f"{name}.{ext}" for name in ("products", "orders", "carts") for ext in ("crt", "key"))]
+    )
+    assert again == []
+    assert {path.name: path.read_bytes() for path in grpc_dir.iterdir()} == first
+    ca = x509.load_pem_x509_certificate(first["ca.crt"])
+    for name in ("products", "orders", "carts"):
+        cert = x509.load_pem_x509_certificate(first[f"{name}.crt"])
+        cert.verify_directly_issued_by(ca)
+        assert _identity(cert) == [f"spiffe://shop/{name}"]
+        assert (grpc_dir / f"{name}.key").stat().st_mode & 0o777 == 0o600
+    assert (grpc_dir / "ca.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_lost_service_key_is_issued_again_and_nothing_else(tmp_path: Path) -> None:
+    # given
+    stack, _ = _prepared_stack(tmp_path)
+    stack.ensure_grpc_certificates()
+    grpc_dir = tmp_path / "grpc"
+    products_cert = (grpc_dir / "products.crt").read_bytes()
+    (grpc_dir / "orders.key").unlink()
+
+    # when
+    written = stack.ensure_grpc_certificates()
+
+    # then
+    assert written == ["orders"]
+    assert (grpc_dir / "products.crt").read_bytes() == products_cert
+    assert (grpc_dir / "orders.key").exists()

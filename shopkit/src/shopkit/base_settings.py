@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from shopkit.logging import configure_structlog, logging_config
-from shopkit.settings import env, is_production, secret_key
+from shopkit.settings import VAR_DIR, env, is_production, secret_key
 
 SECRET_KEY = secret_key()
 DEBUG = env.bool("DEBUG", default=False)
@@ -200,6 +200,12 @@ SHOP_EVENTS_PERIODIC_TASKS = [
 SHOP_EVENT_TOPIC_OWNERS = {"shop.users": "/shop/users", "shop.orders": "/shop/orders"}
 PRODUCTS_GRPC_TARGET = env.str("PRODUCTS_GRPC_TARGET", default="127.0.0.1:50051")
 GRPC_DEADLINE_SECONDS = env.float("GRPC_DEADLINE_SECONDS", default=2.0)
+# gRPC service identity (shopkit.grpc.tls, docs/security.md): mutual TLS with the stack's CA, always.
+# Empty files mean GRPC_TLS_DIR/ca.crt and GRPC_TLS_DIR/<SERVICE_NAME>.crt|.key, which `make run` creates.
+GRPC_TLS_DIR = env.str("GRPC_TLS_DIR", default=str(VAR_DIR / "grpc"))
+GRPC_TLS_CA_FILE = env.str("GRPC_TLS_CA_FILE", default="")
+GRPC_TLS_CERT_FILE = env.str("GRPC_TLS_CERT_FILE", default="")
+GRPC_TLS_KEY_FILE = env.str("GRPC_TLS_KEY_FILE", default="")
 
 PROMETHEUS_METRIC_NAMESPACE = ""
 PROMETHEUS_EXPORT_MIGRATIONS = False

@@ -8,7 +8,9 @@
     client.confirm_reservation(order_id) -> bool
 
 One channel per process, created lazily on first use: gunicorn forks its workers after importing
-the application, and a gRPC channel must never cross a fork.
+the application, and a gRPC channel must never cross a fork. The channel is mutual TLS: it trusts only
+the stack's CA and presents this service's certificate, whose identity products authorizes per method
+(shopkit.grpc.tls).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from shop.product.v1 import product_pb2, product_pb2_grpc
 from shopkit.errors import ApplicationError, Conflict, ErrorCode, NotFound, ServiceUnavailable
 from shopkit.grpc.metrics import PrometheusClientInterceptor
 from shopkit.grpc.status import error_details
+from shopkit.grpc.tls import TlsFiles, channel_credentials
 from shopkit.logging import get_logger
 
 log = get_logger(__name__)
@@ -196,10 +199,12 @@ def _error_from_rpc(exc: grpc.RpcError, *, product_id: uuid.UUID | str | None = 
 class ProductsClient:
     """Typed calls to `shop.product.v1.ProductService`, with deadlines, read retries and error mapping."""
 
-    def __init__(self, target: str, *, deadline_seconds: float) -> None:
+    def __init__(self, target: str, *, deadline_seconds: float, tls: TlsFiles | None = None) -> None:
+        """`tls`: this caller's CA bundle, certificate and key; by default the settings' (`GRPC_TLS_*`)."""
         self.target = target
         self.deadline_seconds = deadline_seconds
-        self._raw_channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+        credentials = channel_credentials(tls or TlsFiles.from_settings())
+        self._raw_channel = grpc.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
         self._stub = product_pb2_grpc.ProductServiceStub(_instrumented(self._raw_channel))
 
     def close(self) -> None:

@@ -1,21 +1,22 @@
-"""Building and running a gRPC server: health, reflection, tracing, metrics, error mapping, graceful stop."""
+"""Building and running a gRPC server: mutual TLS, per-method authorization, health, reflection, metrics, errors."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection as reflection_service
 
 from shopkit.errors import ApplicationError
 from shopkit.events.runtime import stop_on_signals
 from shopkit.grpc.metrics import PrometheusServerInterceptor
 from shopkit.grpc.status import error_trailing_metadata, method_labels, status_code_for
+from shopkit.grpc.tls import peer_identity
 from shopkit.logging import get_logger
 
 log = get_logger(__name__)
@@ -81,6 +82,70 @@ class ErrorInterceptor(grpc.ServerInterceptor):
         return guarded
 
 
+class AuthorizationInterceptor(grpc.ServerInterceptor):
+    """Per-method authorization on the caller's certificate identity (shopkit.grpc.tls.peer_identity).
+
+    `callers` maps a full method name (`/shop.product.v1.ProductService/ReserveStock`) to the service
+    identities allowed to call it; methods of `open_services` (health, reflection) are open to every
+    certificate the stack's CA signed (TLS already refused the others); any other method is denied.
+    """
+
+    def __init__(self, callers: Mapping[str, Collection[str]], *, open_services: Collection[str] = ()) -> None:
+        self._callers = {method: frozenset(names) for method, names in callers.items()}
+        self._open_services = frozenset(open_services)
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        method = handler_call_details.method
+        handler = continuation(handler_call_details)
+        if handler is None or method_labels(method)[0] in self._open_services:
+            return handler
+        return _wrap_any(handler, self._guard(method, self._callers.get(method, frozenset())))
+
+    @staticmethod
+    def _guard(full_method: str, allowed: frozenset[str]) -> Callable[[Behavior], Behavior]:
+        service, method = method_labels(full_method)
+
+        def wrap(behavior: Behavior) -> Behavior:
+            def authorized(request: Any, context: grpc.ServicerContext) -> Any:
+                caller = peer_identity(context)
+                if caller not in allowed:
+                    log.warning("grpc_call_denied", grpc_service=service, grpc_method=method, caller=caller)
+                    context.abort(  # raises: the call ends here
+                        grpc.StatusCode.PERMISSION_DENIED, f"{caller or 'this caller'} may not call {method}."
+                    )
+                return behavior(request, context)
+
+            return authorized
+
+        return wrap
+
+
+def method_callers(service_name: str, by_method: Mapping[str, Collection[str]]) -> dict[str, frozenset[str]]:
+    """`{"ReserveStock": ["orders"]}` of one service -> `{"/<service>/ReserveStock": {"orders"}}` for build_server."""
+    return {f"/{service_name}/{method}": frozenset(names) for method, names in by_method.items()}
+
+
+def _wrap_any(handler: grpc.RpcMethodHandler, wrap: Callable[[Behavior], Behavior]) -> grpc.RpcMethodHandler:
+    """The same handler with `wrap` around its behavior, whichever of the four call shapes it has."""
+    serializers = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(wrap(handler.unary_unary), **serializers)
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(wrap(handler.unary_stream), **serializers)
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(wrap(handler.stream_unary), **serializers)
+    if handler.stream_stream is not None:
+        return grpc.stream_stream_rpc_method_handler(wrap(handler.stream_stream), **serializers)
+    return handler
+
+
 class DjangoConnectionInterceptor(grpc.ServerInterceptor):
     """What Django does around each HTTP request: drop stale or broken DB connections before and after."""
 
@@ -124,19 +189,27 @@ def build_server(
     service_names: Sequence[str],
     bind: str,
     port: int,
+    credentials: grpc.ServerCredentials,
+    callers: Mapping[str, Collection[str]],
+    reflection: bool = True,
     max_workers: int = 10,
     django_db: bool = True,
     extra_interceptors: Sequence[grpc.ServerInterceptor] = (),
 ) -> RunningServer:
-    """A started server with the health service (SERVING for "" and every service), reflection and interceptors.
+    """A started server on TLS `credentials` (shopkit.grpc.tls.server_credentials: a client certificate is
+    required) with the health service (SERVING for "" and every service), reflection when asked for
+    (never in production) and interceptors.
 
-    Interceptors run outermost first: tracing, metrics, DB connection hygiene, error mapping.
+    `callers`: the identities allowed per full method name (AuthorizationInterceptor); every other
+    method of `service_names` is denied. Interceptors run outermost first: tracing, metrics,
+    authorization, DB connection hygiene, error mapping.
     """
     from opentelemetry.instrumentation.grpc import server_interceptor
 
     interceptors: list[grpc.ServerInterceptor] = [
         server_interceptor(),  # type: ignore[no-untyped-call]
         PrometheusServerInterceptor(),
+        AuthorizationInterceptor(callers, open_services=(health.SERVICE_NAME, reflection_service.SERVICE_NAME)),
         *extra_interceptors,
     ]
     if django_db:
@@ -153,12 +226,23 @@ def build_server(
     names = tuple(service_names)
     for name in ("", *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    bound = server.add_insecure_port(f"{bind}:{port}")
+    if reflection:
+        reflection_service.enable_server_reflection(
+            (*names, health.SERVICE_NAME, reflection_service.SERVICE_NAME), server
+        )
+    bound = server.add_secure_port(f"{bind}:{port}", credentials)
     if bound == 0:
         raise RuntimeError(f"cannot bind gRPC server to {bind}:{port}")
     server.start()
-    log.info("grpc_server_started", bind=bind, port=bound, services=list(names), max_workers=max_workers)
+    log.info(
+        "grpc_server_started",
+        bind=bind,
+        port=bound,
+        services=list(names),
+        max_workers=max_workers,
+        mutual_tls=True,
+        reflection=reflection,
+    )
     return RunningServer(server=server, port=bound, health=health_servicer, service_names=names)
 
 

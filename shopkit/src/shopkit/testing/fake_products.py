@@ -1,10 +1,11 @@
-"""An in-memory products service behind a real gRPC server, for the tests of services that call products.
+"""An in-memory products service behind a real gRPC server (mutual TLS), for tests of services calling products.
 
     def test_add_to_cart(fake_products, customer_client):
         product = fake_products.add_product(name="Mug", price="9.50", stock=3)
         ...
         assert fake_products.stock(product.id) == 3
 
+It serves TLS with products' test certificate and authorizes callers as the real service does (`CALLERS`).
 Reservations behave like the real service: all or nothing, idempotent per order id, never below zero;
 held until confirmed, released or expired (`expire()`); a released or expired reservation is reserved
 again, never answered as held; releasing and confirming are idempotent. Errors travel as the same gRPC
@@ -37,9 +38,20 @@ from shopkit.grpc.products import (
     ReservationReleased,
     reset_products_client,
 )
-from shopkit.grpc.server import RunningServer, build_server
+from shopkit.grpc.server import RunningServer, build_server, method_callers
+from shopkit.grpc.tls import TlsFiles, server_credentials
+from shopkit.testing.grpc_tls import GrpcTestPki
 
 SERVICE_NAME = "shop.product.v1.ProductService"
+# The real service's PRODUCTS_GRPC_CALLERS (product_svc/settings.py; a products test keeps them equal):
+# a service's suite fails as the stack would if its code called a method its identity may not.
+CALLERS = {
+    "GetProduct": ["orders", "carts"],
+    "GetProducts": ["orders", "carts"],
+    "ReserveStock": ["orders"],
+    "ReleaseStock": ["orders"],
+    "ConfirmReservation": ["orders"],
+}
 MAX_LINES = 100
 MAX_QUANTITY = 10_000
 
@@ -293,14 +305,17 @@ def _message(info: ProductInfo) -> product_pb2.Product:
     )
 
 
-def start_fake_products() -> tuple[FakeProducts, RunningServer]:
-    """Start the fake on a free local port (no database involved)."""
+def start_fake_products(tls: TlsFiles) -> tuple[FakeProducts, RunningServer]:
+    """Start the fake on a free local port (no database involved), serving mutual TLS with `tls` (products'
+    identity) and authorizing callers as the real service does."""
     fake = FakeProducts()
     running = build_server(
         register=lambda server: product_pb2_grpc.add_ProductServiceServicer_to_server(fake, server),
         service_names=[SERVICE_NAME],
         bind="127.0.0.1",
         port=0,
+        credentials=server_credentials(tls),
+        callers=method_callers(SERVICE_NAME, CALLERS),
         max_workers=4,
         django_db=False,
     )
@@ -309,8 +324,8 @@ def start_fake_products() -> tuple[FakeProducts, RunningServer]:
 
 
 @pytest.fixture(scope="session")
-def _fake_products_server() -> Iterator[FakeProducts]:
-    fake, running = start_fake_products()
+def _fake_products_server(grpc_pki: GrpcTestPki) -> Iterator[FakeProducts]:
+    fake, running = start_fake_products(grpc_pki.identity("products"))
     yield fake
     running.stop(grace_seconds=0)
 

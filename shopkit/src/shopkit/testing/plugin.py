@@ -14,8 +14,9 @@ from shopkit.testing.users_standin import UsersStandIn
 STAFF_EMAIL = "staff@example.com"
 STAFF_PASSWORD = "a-staff-passphrase"  # noqa: S105  # pragma: allowlist secret
 
-# The broker fixtures (`kafka_bootstrap`, `tansu_broker`) and the in-memory products service (`fake_products`).
-pytest_plugins = ["shopkit.testing.kafka", "shopkit.testing.fake_products"]
+# The broker fixtures (`kafka_bootstrap`, `tansu_broker`), the in-memory products service (`fake_products`)
+# and gRPC test certificates (`grpc_pki`; every test runs with its service's identity).
+pytest_plugins = ["shopkit.testing.kafka", "shopkit.testing.grpc_tls", "shopkit.testing.fake_products"]
 
 
 @pytest.fixture(autouse=True)

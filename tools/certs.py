@@ -1,0 +1,36 @@
+"""Create the gRPC CA and service certificates for the full stack: `make certs` (compose/secrets/grpc/).
+
+    python -m tools.certs [--out compose/secrets/grpc] [--key-mode 644]
+
+Writes `ca.crt`, `ca.key` and `<service>.crt|.key` for products, orders and carts once; run it again
+after deleting a file (or near expiry) and only that is issued again. `make run` makes its own under
+var/grpc. compose mounts the certificates and keys as secrets; the CA key is never mounted anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from shopkit.grpc.pki import SERVICES, ensure_pki
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "compose" / "secrets" / "grpc")
+    # File secrets keep their host mode in compose and the image runs as uid 10001, which must read them.
+    parser.add_argument("--key-mode", default="644", help="octal mode of the service keys (default 644)")
+    args = parser.parse_args(argv)
+    written = ensure_pki(args.out, SERVICES, key_mode=int(args.key_mode, 8))
+    for name in written:
+        print(f"created {args.out / name}.crt")
+    if not written:
+        print(f"{args.out}: every certificate is present and valid")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
