@@ -25,6 +25,7 @@ from shopkit.events.conf import EventSettings
 from shopkit.events.envelope import build_envelope, encode_envelope
 from shopkit.events.kafka import ensure_topics
 from shopkit.events.models import ProcessedEvent
+from shopkit.events.propagation import decode_kafka_headers
 from shopkit.testing.kafka import produce_raw, read_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -103,8 +104,8 @@ def _confirmed(cart: Cart, lines: list[CartLine], *, source: str = "/shop/orders
 def _dlq_reason(bootstrap: str, event_id: uuid.UUID) -> str:
     """The dead-letter reason of `event_id` (the session's broker holds other tests' dead letters too)."""
     for message in read_topic(bootstrap, f"{ORDERS_TOPIC}.dlq", count=10_000, timeout=5.0, settle=0.0):
-        if json.loads(message.value())["id"] == str(event_id):
-            return dict(message.headers())["x-dlq-reason"].decode()
+        if json.loads(message.value() or b"{}").get("id") == str(event_id):
+            return decode_kafka_headers(message.headers())["x-dlq-reason"]
     raise AssertionError(f"{event_id} is not dead-lettered")
 
 
