@@ -27,7 +27,9 @@ class GatewayHandler(ASGIHandler):
 django.setup(set_prefix=False)
 django_application = GatewayHandler()
 
-from gateway_svc.middleware import GatewayASGI  # noqa: E402 - needs Django set up first
+from gateway_svc.edge import EdgeHeaders  # noqa: E402 - needs Django set up first
+from gateway_svc.middleware import GatewayASGI  # noqa: E402
 from shopkit.tracing import wrap_asgi  # noqa: E402
 
-application = wrap_asgi(GatewayASGI(django_application))
+# The edge layer is outermost: traces, logs and rate limits all see the client address it decided on.
+application = EdgeHeaders(wrap_asgi(GatewayASGI(django_application)))

@@ -20,6 +20,8 @@ class GatewayErrorCode(ErrorCode):
     VALIDATION_ERROR = "validation-error"
     MALFORMED_JSON = "malformed-json"
     BODY_TOO_LARGE = "body-too-large"
+    INVALID_HEADER = "invalid-header"
+    SHOP_UNAVAILABLE = "shop-unavailable"
 
 
 class GatewayError(ApplicationError):
@@ -49,6 +51,13 @@ class UpstreamTimeout(GatewayError):
 
     status = 504
     title = "Gateway timeout"
+
+
+class InvalidHeader(GatewayError):
+    """A header the gateway would have to send on cannot be (not visible ASCII, or too long)."""
+
+    status = 400
+    title = "Bad request"
 
 
 class RateLimited(GatewayError):

@@ -34,6 +34,7 @@ class Scope(enum.StrEnum):
     REGISTER = "register"
     REFRESH = "refresh"
     CHECKOUT = "checkout"
+    HEALTH = "health"
     DEFAULT = "default"
 
     @property
@@ -48,7 +49,9 @@ for _scope in Scope:
 
 
 def client_ip(request: HttpRequest) -> str:
-    return str(request.META.get(settings.RATELIMIT_IP_META_KEY, "") or "unknown")
+    """The connection's address, or the client's behind a trusted proxy (gateway_svc/edge.py decides which);
+    never a header the caller chose."""
+    return str(request.META.get("REMOTE_ADDR", "") or "unknown")
 
 
 def _usage(request: HttpRequest, scope: Scope, key: str) -> dict[str, int | bool] | None:

@@ -51,7 +51,7 @@ Ordering = Literal["price", "-price", "name", "-name", "created_at", "-created_a
 
 
 class Problem(Schema):
-    """RFC 9457 problem details; some problems add fields (`errors`, `product_id`, `available`, `checks`)."""
+    """RFC 9457 problem details; some problems add fields (`errors`, `product_id`, `available`, `header`)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -252,9 +252,9 @@ class OrderListOut(Schema):
 
 # -- health ---------------------------------------------------------------------------------------
 class HealthOut(Schema):
+    """The shop is up; per-dependency detail stays on the internal readiness endpoints."""
+
     status: Literal["ok"]
-    service: str
-    checks: dict[str, str]
 
 
 def json_body(payload: Schema) -> dict[str, Any]:

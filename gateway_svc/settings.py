@@ -65,6 +65,8 @@ UPSTREAM_MAX_KEEPALIVE = env.int("UPSTREAM_MAX_KEEPALIVE", default=20)
 # Idempotent GETs are retried on connection errors only (never on timeouts: the work may be running).
 UPSTREAM_GET_ATTEMPTS = env.int("UPSTREAM_GET_ATTEMPTS", default=3)
 UPSTREAM_HEALTH_TIMEOUT_SECONDS = env.float("UPSTREAM_HEALTH_TIMEOUT_SECONDS", default=1.0)
+# Health checks fan out to every downstream: one fan-out at a time per process, its result reused this long.
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=1.0)
 # A circuit per upstream: opens after this many consecutive failures, tries again after the reset timeout.
 CIRCUIT_FAIL_MAX = env.int("CIRCUIT_FAIL_MAX", default=5)
 CIRCUIT_RESET_SECONDS = env.float("CIRCUIT_RESET_SECONDS", default=10.0)
@@ -78,8 +80,16 @@ RATE_LIMIT_REGISTER = env.str("RATE_LIMIT_REGISTER", default="5/m")
 RATE_LIMIT_REFRESH = env.str("RATE_LIMIT_REFRESH", default="30/m")
 RATE_LIMIT_CHECKOUT = env.str("RATE_LIMIT_CHECKOUT", default="10/m")
 RATE_LIMIT_DEFAULT = env.str("RATE_LIMIT_DEFAULT", default="300/m")
+RATE_LIMIT_HEALTH = env.str("RATE_LIMIT_HEALTH", default="60/m")
 RATELIMIT_ENABLE = RATE_LIMIT_ENABLED
 RATELIMIT_FAIL_OPEN = True
+
+# Addresses or CIDRs of the proxies in front of the gateway (Caddy's network in the full stack): only their
+# X-Forwarded-For names the client (gateway_svc/edge.py). Empty (make run): the connection's own address.
+# uvicorn runs with --no-proxy-headers so that this is the only place the decision is made.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# django-structlog logs the client address through ipware: the one gateway_svc/edge.py decided on.
+IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "idempotency-key", "x-request-id"]

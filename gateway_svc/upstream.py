@@ -1,7 +1,9 @@
 """Calls to the downstream services: one pooled client per event loop, timeouts, GET retries, circuit breakers.
 
 Every failure becomes a gateway error (503 unavailable or circuit open, 504 timeout) so the caller gets a
-fast problem response; downstream problem responses pass through with the gateway's trace id.
+fast problem response; downstream problem responses pass through with the gateway's trace id. The request is
+validated and encoded before the circuit breaker sees it, and the breaker counts only what the upstream did,
+so nothing a caller sends can open a circuit for everyone else.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import enum
 import functools
 import json
 import math
+import re
 import ssl
 import time
 import weakref
@@ -25,7 +28,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from gateway_svc import metrics
-from gateway_svc.errors import GatewayErrorCode, UpstreamTimeout, UpstreamUnavailable
+from gateway_svc.edge import REQUEST_ID
+from gateway_svc.errors import GatewayErrorCode, InvalidHeader, UpstreamTimeout, UpstreamUnavailable
 from shopkit.logging import get_logger
 from shopkit.problems import PROBLEM_CONTENT_TYPE
 from shopkit.tracing import current_trace_id
@@ -48,8 +52,11 @@ _BASE_URL_SETTINGS = {
 }
 metrics.initialize([u.value for u in Upstream])
 
-# What the caller sends that downstream services need (traceparent is added by the httpx instrumentation).
-_FORWARDED_REQUEST_HEADERS = ("Authorization", "Idempotency-Key")
+# What the caller sends that every downstream call needs (traceparent is added by the httpx instrumentation,
+# from the trace context it parsed; a route adds its own, such as checkout's Idempotency-Key).
+_FORWARDED_REQUEST_HEADERS = ("Authorization",)
+# What can be sent on as it came: visible ASCII and spaces (every token scheme fits), bounded.
+_FORWARDABLE_VALUE = re.compile(r"[\x20-\x7e]{1,8192}")
 _FORWARDED_RESPONSE_HEADERS = ("Retry-After", "WWW-Authenticate")
 
 
@@ -113,6 +120,30 @@ class _BreakerLog(pybreaker.CircuitBreakerListener):
         )
 
 
+class _BrokenResponse(Exception):
+    """A 5xx that is not a problem document: the upstream (or a proxy in front of it) is broken."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"upstream answered {status} without a problem document")
+        self.status = status
+
+
+# What only the upstream can cause: no connection, no answer in time, a broken exchange or a broken 5xx.
+# Anything else raised while forwarding (a caller hanging up, an error in the gateway's own handling)
+# says nothing about the upstream's health and must not open its circuit.
+_UPSTREAM_FAILURES = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    httpx.DecodingError,
+    _BrokenResponse,
+)
+
+
+def _not_the_upstreams_fault(exc: BaseException) -> bool:
+    return not isinstance(exc, _UPSTREAM_FAILURES)
+
+
 _breakers: dict[Upstream, pybreaker.CircuitBreaker] = {}
 
 
@@ -124,8 +155,7 @@ def breaker(upstream: Upstream) -> pybreaker.CircuitBreaker:
         found = pybreaker.CircuitBreaker(
             fail_max=settings.CIRCUIT_FAIL_MAX,
             reset_timeout=settings.CIRCUIT_RESET_SECONDS,
-            # A caller who hangs up says nothing about the upstream's health.
-            exclude=[asyncio.CancelledError],
+            exclude=[_not_the_upstreams_fault],
             listeners=[_BreakerLog()],
             name=upstream.value,
             throw_new_error_on_trip=False,
@@ -139,34 +169,33 @@ def reset_breakers() -> None:
     _breakers.clear()
 
 
-class _BrokenResponse(Exception):
-    """A 5xx that is not a problem document: the upstream (or a proxy in front of it) is broken."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"upstream answered {status} without a problem document")
-        self.status = status
-
-
 def _is_problem(response: httpx.Response) -> bool:
     content_type: str = response.headers.get("content-type", "")
     return content_type.startswith(PROBLEM_CONTENT_TYPE)
 
 
-def _request_headers(request: HttpRequest) -> dict[str, str]:
+def _request_headers(request: HttpRequest, extra: Mapping[str, str] | None) -> dict[str, str]:
+    """The headers sent on; a caller's value that cannot be is a 400 problem for that caller alone."""
     headers = {"Accept": "application/json"}
     for name in _FORWARDED_REQUEST_HEADERS:
         if value := request.headers.get(name):
+            if not _FORWARDABLE_VALUE.fullmatch(value):
+                raise InvalidHeader(
+                    f"The {name} header is not valid.", code=GatewayErrorCode.INVALID_HEADER, extra={"header": name}
+                )
             headers[name] = value
+    headers.update(extra or {})
+    # The caller's id when it is sane (gateway_svc/edge.py drops any other), else the gateway's own.
     request_id = request.headers.get("X-Request-ID") or structlog.contextvars.get_contextvars().get("request_id")
-    if request_id:
+    if request_id and REQUEST_ID.fullmatch(str(request_id)):
         headers["X-Request-ID"] = str(request_id)
     return headers
 
 
-async def _send(method: str, url: str, **kwargs: Any) -> httpx.Response:
-    if method != "GET":
+async def _send(outgoing: httpx.Request) -> httpx.Response:
+    if outgoing.method != "GET":
         # Writes are sent once: a retry after a lost answer could apply them twice.
-        return await client().request(method, url, **kwargs)
+        return await client().send(outgoing)
     async for attempt in stamina.retry_context(
         on=httpx.ConnectError,
         attempts=settings.UPSTREAM_GET_ATTEMPTS,
@@ -176,7 +205,7 @@ async def _send(method: str, url: str, **kwargs: Any) -> httpx.Response:
         wait_jitter=0.05,
     ):
         with attempt:
-            return await client().request(method, url, **kwargs)
+            return await client().send(outgoing)
     raise AssertionError("stamina ran no attempt")  # pragma: no cover - attempts >= 1
 
 
@@ -188,20 +217,27 @@ async def call(
     *,
     params: Mapping[str, str] | None = None,
     json_body: Any = None,
+    headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
     """One call through the upstream's circuit breaker; raises a gateway error instead of failing slowly."""
-    url = f"{base_url(upstream)}{path}"
-    kwargs: dict[str, Any] = {"headers": _request_headers(request), "params": params}
-    if json_body is not None:
-        kwargs["json"] = json_body
-    outcome = "ok"
+    # Built (headers checked, body encoded) before the breaker: a request that cannot be sent is the
+    # caller's problem or the gateway's, never a failure of the upstream.
+    outgoing = client().build_request(
+        method,
+        f"{base_url(upstream)}{path}",
+        headers=_request_headers(request, headers),
+        params=params,
+        json=json_body,
+    )
+    outcome: str | None = None
     started = time.perf_counter()
     circuit = breaker(upstream)
     try:
         with circuit.calling():
-            response = await _send(method, url, **kwargs)
+            response = await _send(outgoing)
             if response.status_code >= 500 and not _is_problem(response):
                 raise _BrokenResponse(response.status_code)
+        outcome = "ok"
         return response
     except pybreaker.CircuitBreakerError as exc:
         outcome = "circuit_open"
@@ -225,14 +261,17 @@ async def call(
         raise UpstreamTimeout(
             f"The {upstream} service did not answer in time.", code=GatewayErrorCode.UPSTREAM_TIMEOUT
         ) from exc
-    except httpx.TransportError as exc:
-        # The connection broke mid-exchange (closed without an answer, protocol error).
+    except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.DecodingError) as exc:
+        # The connection broke mid-exchange (closed without an answer, the upstream broke the protocol or
+        # sent a body its own Content-Encoding does not describe).
         outcome = "error"
         log.warning("upstream_transport_error", upstream=upstream.value, path=path, error=type(exc).__name__)
         raise _unavailable(upstream) from exc
     finally:
-        metrics.UPSTREAM_REQUESTS.labels(upstream=upstream.value, outcome=outcome).inc()
-        if outcome != "circuit_open":
+        # Only outcomes of the upstream are its metrics (anything else propagates as the gateway's own error).
+        if outcome is not None:
+            metrics.UPSTREAM_REQUESTS.labels(upstream=upstream.value, outcome=outcome).inc()
+        if outcome not in {None, "circuit_open"}:
             metrics.UPSTREAM_DURATION.labels(upstream=upstream.value).observe(time.perf_counter() - started)
 
 
@@ -275,9 +314,10 @@ async def forward(
     *,
     params: Mapping[str, str] | None = None,
     json_body: Any = None,
+    headers: Mapping[str, str] | None = None,
 ) -> HttpResponse:
     """Call the upstream and answer with what it said."""
-    return to_django(await call(request, upstream, method, path, params=params, json_body=json_body))
+    return to_django(await call(request, upstream, method, path, params=params, json_body=json_body, headers=headers))
 
 
 async def probe(upstream: Upstream) -> str:

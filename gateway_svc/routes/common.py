@@ -25,7 +25,8 @@ async def proxy(
     *,
     params: Mapping[str, str] | None = None,
     json_body: Any = None,
+    headers: Mapping[str, str] | None = None,
 ) -> HttpResponse:
     """The general per-client limit, then the downstream call; its answer is the gateway's."""
     await ratelimits.enforce_default(request)
-    return await forward(request, upstream, method, path, params=params, json_body=json_body)
+    return await forward(request, upstream, method, path, params=params, json_body=json_body, headers=headers)

@@ -31,7 +31,7 @@ async def checkout(
     ),
 ) -> HttpResponse:
     await ratelimits.enforce(request, Scope.CHECKOUT, key=f"user:{claims_of(request).user_id}")
-    return await proxy(request, Upstream.ORDERS, "POST", "/api/orders")
+    return await proxy(request, Upstream.ORDERS, "POST", "/api/orders", headers={"Idempotency-Key": idempotency_key})
 
 
 @router.get("/orders", response=with_errors({200: OrderListOut}, 400, 401))

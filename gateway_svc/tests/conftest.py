@@ -12,6 +12,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.core.cache import cache
 
+from gateway_svc import health
 from gateway_svc import upstream as upstream_module
 from gateway_svc.asgi import application
 from gateway_svc.tests.stubs import StubUpstream
@@ -26,8 +27,10 @@ def _fresh_gateway(settings: Any) -> Iterator[None]:
     settings.CIRCUIT_RESET_SECONDS = 30.0
     cache.clear()
     upstream_module.reset_breakers()
+    health.forget()
     yield
     upstream_module.reset_breakers()
+    health.forget()
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-import pytest
 from asgiref.sync import async_to_sync
 
 from gateway_svc import upstream as upstream_module
 from gateway_svc.asgi import application
 from gateway_svc.tests.conftest import Gateway
-from gateway_svc.tests.stubs import TRACE_ID, StubUpstream, assert_problem, free_port_url
+from gateway_svc.tests.stubs import TRACE_ID, StubUpstream, free_port_url
 
 PUBLIC_API = {
     ("post", "/api/auth/register"): {201, 400, 409, 413},
@@ -52,6 +51,20 @@ def test_openapi_documents_every_public_operation_with_its_problems(gateway: Gat
         for status, documented_response in responses.items():
             if int(status) >= 400:
                 assert list(documented_response["content"]) == ["application/problem+json"], (method, path, status)
+    assert {int(s) for s in paths["/api/health"]["get"]["responses"]} == {200, 429, 503}
+
+
+def test_openapi_documents_public_health_as_a_bare_status(gateway: Gateway) -> None:
+    # when
+    document = gateway.get("/api/openapi.json").json()
+
+    # then
+    health = document["paths"]["/api/health"]["get"]["responses"]
+    assert list(health["503"]["content"]) == ["application/problem+json"]
+    ref = health["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert document["components"]["schemas"][ref]["properties"] == {
+        "status": {"const": "ok", "title": "Status", "type": "string"}
+    }
 
 
 def test_openapi_marks_ids_as_uuids_and_token_routes_as_secured(gateway: Gateway) -> None:
@@ -71,13 +84,12 @@ def test_docs_page_is_served(gateway: Gateway) -> None:
     assert b"openapi.json" in response.content
 
 
-@pytest.mark.parametrize("path", ["/api/health", "/health/ready"])
-def test_health_reports_cache_and_every_downstream(gateway: Gateway, upstream: StubUpstream, path: str) -> None:
+def test_internal_readiness_reports_cache_and_every_downstream(gateway: Gateway, upstream: StubUpstream) -> None:
     # given
     upstream.reply("GET", "/health/ready", body={"status": "ok"})
 
     # when
-    response = gateway.get(path)
+    response = gateway.get("/health/ready")
 
     # then
     assert response.status_code == 200
@@ -88,7 +100,7 @@ def test_health_reports_cache_and_every_downstream(gateway: Gateway, upstream: S
     }
 
 
-def test_health_is_503_naming_the_downstream_that_is_down(
+def test_internal_readiness_is_503_naming_the_downstream_that_is_down(
     gateway: Gateway, upstream: StubUpstream, settings: Any
 ) -> None:
     # given
@@ -96,10 +108,11 @@ def test_health_is_503_naming_the_downstream_that_is_down(
     settings.ORDERS_URL = free_port_url()
 
     # when
-    response = gateway.get("/api/health")
+    response = gateway.get("/health/ready")
 
-    # then
-    body = assert_problem(response, 503)
+    # then: an untraced internal path (no trace id), a problem all the same
+    assert (response.status_code, response.headers["content-type"]) == (503, "application/problem+json")
+    body = response.json()
     assert body["checks"] == {"cache": "ok", "users": "ok", "products": "ok", "orders": "unavailable", "carts": "ok"}
 
 
