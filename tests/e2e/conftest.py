@@ -121,6 +121,10 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         # tests see a revoked session end quickly; their many admin sign-ins stay under the sign-in limit.
         "STAFF_SESSION_CHECK_SECONDS": "1",
         "ADMIN_LOGIN_RATE": "10000/m",
+        # Verifiers keep the users service's JWKS for 2 s (300 s in production), so the key-rotation test
+        # sees a dropped key refused quickly; an unknown kid refreshes at most once a second.
+        "JWT_JWKS_CACHE_SECONDS": "2",
+        "JWT_JWKS_MIN_REFRESH_SECONDS": "1",
     }
     environ.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     stack = Stack(environ=environ, stream=False, var_dir=var_dir)
