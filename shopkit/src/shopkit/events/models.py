@@ -60,10 +60,6 @@ class OutboxEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.event_type} {self.id}"
 
-    @property
-    def is_dead(self) -> bool:
-        return self.dead_at is not None and self.sent_at is None
-
 
 class ProcessedEvent(models.Model):
     """An event a consumer group has handled; written in the same transaction as the handler's changes."""

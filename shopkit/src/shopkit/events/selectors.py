@@ -38,8 +38,3 @@ def outbox_backlog() -> OutboxBacklog:
     flowing = alive.exclude(behind_dead) if dead else alive
     stats = flowing.aggregate(unsent=Count("id"), oldest=Min("created_at"))
     return OutboxBacklog(unsent=stats["unsent"], oldest_created_at=stats["oldest"], dead=dead, held=held)
-
-
-def outbox_dead_rows() -> list[OutboxEvent]:
-    """Dead rows, oldest first (the `requeue_dead_outbox` command lists them)."""
-    return list(OutboxEvent.objects.filter(sent_at__isnull=True, dead_at__isnull=False).order_by("created_at"))
