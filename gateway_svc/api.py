@@ -14,6 +14,7 @@ from gateway_svc.errors import GatewayError, GatewayErrorCode
 from gateway_svc.routes import accounts, carts, catalog, health, orders
 from shopkit.errors import ApplicationError
 from shopkit.logging import get_logger
+from shopkit.ninja_parser import JSONObjectNinjaParser
 from shopkit.problems import PROBLEM_CONTENT_TYPE, problem_response
 
 log = get_logger(__name__)
@@ -37,6 +38,8 @@ api = GatewayAPI(
     version="1.0.0",
     description="The shop's public API. Every error is RFC 9457 problem details with a `trace_id`.",
     urls_namespace="api",
+    # The services' own rules for bodies (shopkit.parsers): one object, bounded, storable text.
+    parser=JSONObjectNinjaParser(),
 )
 api.add_router("", accounts.router)
 api.add_router("", catalog.router)
@@ -91,6 +94,9 @@ def authorization_error(request: HttpRequest, exc: AuthorizationError) -> HttpRe
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400 and isinstance(exc.__cause__, ApplicationError):
+        # Ninja wraps what the parser raised: its problem says what is wrong with the body.
+        return application_error(request, exc.__cause__)
     if exc.status_code == 400:
         # Ninja raises this for a body it cannot parse.
         return problem_response(400, detail="The body is not valid JSON.", code=GatewayErrorCode.MALFORMED_JSON.value)

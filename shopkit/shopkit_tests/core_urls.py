@@ -1,5 +1,6 @@
 """Routes for the shared package's own tests of problems, auth and health (not the events app)."""
 
+import uuid
 from typing import Any
 
 from django.db import OperationalError
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 
 from shopkit.errors import Conflict
 from shopkit.urls import handler400, handler403, handler404, handler500, platform_urlpatterns
+from shopkit_tests.models import HandlerEffect
 
 
 class _Payload(serializers.Serializer[Any]):
@@ -30,6 +32,17 @@ class Validate(APIView):
     def post(self, request: Request) -> Response:
         _Payload(data=request.data).is_valid(raise_exception=True)
         return Response({"ok": True})
+
+
+class Store(APIView):
+    """Stores the body's `text` as it comes (no serializer, so no field validator to hide behind) and echoes it."""
+
+    permission_classes = [AllowAny]
+
+    def post(self, request: Request) -> Response:
+        text = request.data.get("text", "")
+        HandlerEffect.objects.create(event_id=uuid.uuid4(), consumer_group="parsers", order_id=str(text))
+        return Response({"text": text, "keys": sorted(request.data)})
 
 
 class Fail(APIView):
@@ -55,6 +68,7 @@ urlpatterns = [
     *platform_urlpatterns(),
     path("api/whoami", WhoAmI.as_view()),
     path("api/validate", Validate.as_view()),
+    path("api/store", Store.as_view()),
     path("api/fail/<str:kind>", Fail.as_view()),
     path("plain/404", plain_404),
     path("plain/405", plain_405),
