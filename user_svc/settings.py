@@ -6,7 +6,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 from shopkit.base_settings import *  # noqa: F403
 from shopkit.base_settings import INSTALLED_APPS, JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS, SHOP_EVENTS_PERIODIC_TASKS
-from shopkit.settings import VAR_DIR, cache, database, env, is_production
+from shopkit.settings import (
+    PERSON_PASSWORD_MIN_LENGTH,
+    VAR_DIR,
+    cache,
+    database,
+    env,
+    is_production,
+    require_strong_secret,
+)
 from user_svc.accounts.keys import verification_pems
 
 SERVICE_NAME = "users"
@@ -52,9 +60,12 @@ if JWT_ACCESS_TTL_SECONDS > JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS:
 JWT_REFRESH_TTL_SECONDS = env.int("JWT_REFRESH_TTL_SECONDS", default=14 * 24 * 3600)
 
 # Demo staff account (seed_demo): documented development defaults; production has none, so seed_demo
-# refuses to run there unless both are set.
+# refuses to run there unless both are set. In production they bootstrap the first staff superuser
+# (and nothing else: no demo customer), so the password must be a real one.
 SHOP_DEMO_STAFF_EMAIL = env.str("SHOP_DEMO_STAFF_EMAIL", default="" if is_production() else "staff@example.com")
 SHOP_DEMO_STAFF_PASSWORD = env.str(
     "SHOP_DEMO_STAFF_PASSWORD",
     default="" if is_production() else "staff-demo-pass",  # noqa: S106 - dev default
 )
+if SHOP_DEMO_STAFF_PASSWORD:
+    require_strong_secret("SHOP_DEMO_STAFF_PASSWORD", SHOP_DEMO_STAFF_PASSWORD, min_length=PERSON_PASSWORD_MIN_LENGTH)

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import io
+import os
+import secrets
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
+from psycopg import sql
 
 from shopkit.events.models import OutboxEvent
+from shopkit.testing.tokens import signing_keypair
 from user_svc.accounts import keys
 from user_svc.accounts.models import User
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_BASE = os.environ.get("TEST_PG_BASE_URL", "postgres://postgres@127.0.0.1:5432")  # noqa: TID251 - set by tools.testall
 
 
 def _run(*args: str) -> str:
@@ -135,3 +147,51 @@ def test_seed_demo_in_production_does_not_print_the_staff_password(
     # then
     assert "a-real-secret-from-env" not in output
     assert "users: created staff superuser ops@example.com / SHOP_DEMO_STAFF_PASSWORD" in output
+
+
+@pytest.fixture
+def production_database() -> Iterator[str]:
+    """A database of its own for a production process (not the suite's, which pytest-django owns)."""
+    name = f"shop_users_production_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{PG_BASE}/{name}"
+    with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_seed_demo_in_production_creates_only_the_staff_superuser(production_database: str, tmp_path: Path) -> None:
+    # given: the users-seed job of compose (SHOP_ENV=production), its database migrated by the same settings
+    key = tmp_path / "private.pem"
+    key.write_text(signing_keypair().private_pem)
+    inherited = os.environ.items()  # noqa: TID251 - the child process inherits the test environment
+    env = {k: v for k, v in inherited if not k.startswith(("DJANGO_", "CACHE_", "SHOP_"))}
+    env.update(
+        SHOP_ENV="production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
+        DATABASE_URL=production_database,
+        JWT_PRIVATE_KEY_FILE=str(key),
+        SHOP_DEMO_STAFF_EMAIL="ops@shop.test",
+        SHOP_DEMO_STAFF_PASSWORD=secrets.token_urlsafe(24),
+    )
+
+    def manage(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, str(ROOT / "user_svc" / "manage.py"), *args]
+        return subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+
+    migrated = manage("migrate", "--noinput")
+    assert migrated.returncode == 0, migrated.stderr
+
+    # when
+    seeded = manage("seed_demo")
+
+    # then
+    assert seeded.returncode == 0, seeded.stderr
+    assert seeded.stdout.splitlines() == [
+        "users: no demo customer in production (SHOP_ENV=production)",
+        "users: created staff superuser ops@shop.test / SHOP_DEMO_STAFF_PASSWORD",
+    ]
+    with psycopg.connect(production_database) as conn:
+        query = sql.SQL("SELECT email, is_staff, is_superuser FROM {}").format(sql.Identifier(User._meta.db_table))
+        users = conn.execute(query).fetchall()
+    assert users == [("ops@shop.test", True, True)]

@@ -1,4 +1,4 @@
-"""`seed_demo`: the demo customer and the staff account (idempotent)."""
+"""`seed_demo`: the demo customer (never in production) and the staff account (idempotent)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,22 @@ DEMO_CUSTOMER_PASSWORD = "customer-demo-pass"  # noqa: S105 - the documented dem
 
 
 class Command(BaseCommand):
-    help = "Create the demo customer and the staff superuser (SHOP_DEMO_STAFF_EMAIL / SHOP_DEMO_STAFF_PASSWORD)."
+    help = (
+        "Create the demo customer (not in production) and the staff superuser "
+        "(SHOP_DEMO_STAFF_EMAIL / SHOP_DEMO_STAFF_PASSWORD)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         staff_email, staff_password = settings.SHOP_DEMO_STAFF_EMAIL, settings.SHOP_DEMO_STAFF_PASSWORD
         if not staff_email or not staff_password:
             raise CommandError("SHOP_DEMO_STAFF_EMAIL and SHOP_DEMO_STAFF_PASSWORD must be set")
         try:
-            self._customer()
+            if is_production():
+                # A customer whose password is in the README would be anyone's account. Production's
+                # only seed is its first staff superuser, from the environment (docs/security.md).
+                self.stdout.write("users: no demo customer in production (SHOP_ENV=production)")
+            else:
+                self._customer()
             self._staff(staff_email, staff_password)
         except ApplicationError as exc:
             raise CommandError(f"{exc.detail} {exc.extra.get('errors', '')}".strip()) from exc
