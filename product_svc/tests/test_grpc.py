@@ -39,7 +39,7 @@ def _channel(server: RunningServer, tls: TlsFiles) -> grpc.Channel:
 
 
 def _stock(product_id: uuid.UUID) -> int:
-    return Product.objects.values_list("stock", flat=True).get(id=product_id)
+    return int(Product.objects.values_list("stock", flat=True).get(id=product_id))
 
 
 def test_get_product_returns_its_current_data(products_grpc: ProductsClient) -> None:

@@ -27,7 +27,7 @@ from product_svc.tests.factories import ProductFactory
 
 
 def _stock(product: Product) -> int:
-    return Product.objects.values_list("stock", flat=True).get(id=product.id)
+    return int(Product.objects.values_list("stock", flat=True).get(id=product.id))
 
 
 def test_reserve_takes_stock_and_records_current_names_and_prices(category: Category) -> None:
