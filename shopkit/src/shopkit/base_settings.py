@@ -169,6 +169,8 @@ UPSTREAM_TIMEOUT_SECONDS = env.float("UPSTREAM_TIMEOUT_SECONDS", default=3.0)
 KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092")
 # Events (shopkit.events): outbox relay and consumers; METRICS_PORT serves /metrics of worker processes.
 METRICS_PORT = env.int("METRICS_PORT", default=0)
+# Where worker metrics listen: loopback unless the deployment needs a scraper on the network (compose: 0.0.0.0).
+METRICS_BIND = env.str("METRICS_BIND", default="127.0.0.1")
 SHOP_EVENT_TOPICS = env.list("SHOP_EVENT_TOPICS", default=["shop.users", "shop.orders"])
 KAFKA_TOPIC_PARTITIONS = env.int("KAFKA_TOPIC_PARTITIONS", default=3)
 KAFKA_TOPIC_REPLICATION_FACTOR = env.int("KAFKA_TOPIC_REPLICATION_FACTOR", default=1)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from wsgiref.simple_server import WSGIServer
 
+from django.conf import settings
 from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
 
 from shopkit.logging import get_logger
@@ -83,10 +85,13 @@ def consumer_metrics() -> ConsumerMetrics:
 _served: set[int] = set()
 
 
-def serve_metrics(port: int) -> None:
-    """Expose the default registry on `port` once per process (0 means no endpoint)."""
+def serve_metrics(port: int) -> WSGIServer | None:
+    """Expose the default registry on `port` once per process (0 means no endpoint), on `METRICS_BIND`:
+    loopback by default, so a worker's metrics reach no one but a scraper the deployment lets in."""
     if port <= 0 or port in _served:
-        return
-    start_http_server(port, registry=REGISTRY)
+        return None
+    bind: str = settings.METRICS_BIND
+    server, _ = start_http_server(port, addr=bind, registry=REGISTRY)
     _served.add(port)
-    log.info("metrics_server_started", port=port)
+    log.info("metrics_server_started", port=port, bind=bind)
+    return server
