@@ -245,10 +245,16 @@ def test_docker_compose_config_accepts_the_stack_with_the_example_env(tmp_path: 
     compose = _docker_compose()
     env_file = tmp_path / ".env"
     shutil.copy(ENV_EXAMPLE, env_file)
-    # The JWT keys are file secrets; `config` only needs them to exist.
+    # The JWT keys and the gRPC certificates are file secrets; `config` only needs them to exist.
     secrets = COMPOSE_DIR / "secrets"
-    created = [name for name in ("jwt_private.pem", "jwt_previous_public.pem") if not (secrets / name).exists()]
-    secrets.mkdir(exist_ok=True)
+    grpc_files = [
+        f"grpc/{name}"
+        for name in ("ca.crt", *(f"{s}.{e}" for s in ("products", "orders", "carts") for e in ("crt", "key")))
+    ]
+    created = [
+        name for name in ("jwt_private.pem", "jwt_previous_public.pem", *grpc_files) if not (secrets / name).exists()
+    ]
+    (secrets / "grpc").mkdir(parents=True, exist_ok=True)
     for name in created:
         (secrets / name).write_text("placeholder for docker compose config\n")
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from shopkit.logging import configure_structlog, logging_config
-from shopkit.settings import VAR_DIR, env, is_production, secret_key
+from shopkit.settings import MACHINE_PASSWORD_MIN_LENGTH, VAR_DIR, env, is_production, require_strong_secret, secret_key
 
 SECRET_KEY = secret_key()
 DEBUG = env.bool("DEBUG", default=False)
@@ -167,6 +167,14 @@ JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS = env.int("JWT_MAX_ACCESS_TOKEN_LIFETIME_S
 UPSTREAM_TIMEOUT_SECONDS = env.float("UPSTREAM_TIMEOUT_SECONDS", default=3.0)
 
 KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092")
+# Kafka principal of this service (docs/security.md): SASL/SCRAM in the full stack, where ACLs let each
+# service write only its own topics; the embedded broker on loopback is PLAINTEXT. Production refuses PLAINTEXT.
+KAFKA_SECURITY_PROTOCOL = env.str("KAFKA_SECURITY_PROTOCOL", default="PLAINTEXT")
+KAFKA_SASL_MECHANISM = env.str("KAFKA_SASL_MECHANISM", default="SCRAM-SHA-512")
+KAFKA_SASL_USERNAME = env.str("KAFKA_SASL_USERNAME", default="")
+KAFKA_SASL_PASSWORD = env.str("KAFKA_SASL_PASSWORD", default="")
+if KAFKA_SASL_PASSWORD:
+    require_strong_secret("KAFKA_SASL_PASSWORD", KAFKA_SASL_PASSWORD, min_length=MACHINE_PASSWORD_MIN_LENGTH)
 # Events (shopkit.events): outbox relay and consumers; METRICS_PORT serves /metrics of worker processes.
 METRICS_PORT = env.int("METRICS_PORT", default=0)
 # Where worker metrics listen: loopback unless the deployment needs a scraper on the network (compose: 0.0.0.0).

@@ -30,6 +30,12 @@ class EventSettings:
     processed_retention_days: int = 30
     # topic -> the CloudEvents `source` of the only service that may publish to it.
     topic_owners: Mapping[str, str] = field(default_factory=dict)
+    # This service's Kafka principal (shopkit.events.kafka.security_config checks it; docs/security.md).
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    sasl_username: str = ""
+    sasl_password: str = field(default="", repr=False)
+    production: bool = False
 
     @classmethod
     def load(cls) -> EventSettings:
@@ -53,4 +59,9 @@ class EventSettings:
             db_retry_backoff=max(0.0, float(getattr(settings, "EVENT_DB_RETRY_BACKOFF_SECONDS", 1.0))),
             processed_retention_days=int(getattr(settings, "PROCESSED_EVENT_RETENTION_DAYS", 30)),
             topic_owners=dict(getattr(settings, "SHOP_EVENT_TOPIC_OWNERS", {})),
+            security_protocol=str(getattr(settings, "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")).upper(),
+            sasl_mechanism=str(getattr(settings, "KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")),
+            sasl_username=str(getattr(settings, "KAFKA_SASL_USERNAME", "")),
+            sasl_password=str(getattr(settings, "KAFKA_SASL_PASSWORD", "")),
+            production=getattr(settings, "SHOP_ENV", "development") == "production",
         )

@@ -9,6 +9,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+from django.core.exceptions import ImproperlyConfigured
 
 from shopkit.events.conf import EventSettings
 from shopkit.logging import get_logger
@@ -39,6 +40,41 @@ def dlq_topic(topic: str) -> str:
     return f"{topic}{DLQ_SUFFIX}"
 
 
+SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
+
+
+def security_config(conf: EventSettings) -> dict[str, str]:
+    """librdkafka's properties for this service's principal: SASL (SCRAM in the full stack, where the
+    broker's ACLs let each principal write only its own topics), or none for PLAINTEXT, which production
+    refuses. A missing setting fails loudly at start, naming the variable."""
+    if conf.security_protocol == "PLAINTEXT":
+        if conf.production:
+            raise ImproperlyConfigured(
+                "KAFKA_SECURITY_PROTOCOL=PLAINTEXT is refused when SHOP_ENV=production: every service "
+                "authenticates to Kafka (SASL_PLAINTEXT or SASL_SSL with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD)"
+            )
+        return {}
+    if conf.security_protocol not in SASL_PROTOCOLS:
+        raise ImproperlyConfigured(
+            f"KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SASL_PLAINTEXT or SASL_SSL, not {conf.security_protocol}"
+        )
+    missing = [
+        name
+        for name, value in (("KAFKA_SASL_USERNAME", conf.sasl_username), ("KAFKA_SASL_PASSWORD", conf.sasl_password))
+        if not value
+    ]
+    if missing:
+        raise ImproperlyConfigured(
+            f"{' and '.join(missing)} must be set with KAFKA_SECURITY_PROTOCOL={conf.security_protocol}"
+        )
+    return {
+        "security.protocol": conf.security_protocol,
+        "sasl.mechanism": conf.sasl_mechanism,
+        "sasl.username": conf.sasl_username,
+        "sasl.password": conf.sasl_password,
+    }
+
+
 def base_config(conf: EventSettings, *, client_id: str) -> dict[str, Any]:
     return {
         "bootstrap.servers": conf.bootstrap_servers,
@@ -46,6 +82,7 @@ def base_config(conf: EventSettings, *, client_id: str) -> dict[str, Any]:
         "logger": _rdkafka_logger,
         # A stopped broker is retried quietly; the relay and consumers log their own outcomes.
         "log.connection.close": False,
+        **security_config(conf),
     }
 
 
@@ -103,6 +140,9 @@ def ensure_topics(conf: EventSettings, topics: Iterable[str], *, timeout: float 
             error = exc.args[0] if exc.args else None
             if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 existing.add(topic)
+            elif isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                # The full stack's ACLs let a consumer read a topic, not create it: kafka-init made it.
+                log.info("kafka_topic_create_not_authorized", topic=topic)
             else:
                 log.warning("kafka_topic_not_ensured", topic=topic, error=str(exc))
         except TimeoutError as exc:

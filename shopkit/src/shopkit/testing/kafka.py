@@ -46,8 +46,10 @@ class TansuBroker:
     replaced by an empty one: clients must recreate topics and reset idempotent producers.
     """
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, extra_args: tuple[str, ...] = ()) -> None:
+        """`extra_args`: more broker options, e.g. `("--authentication",)` (docs/security.md says what it enforces)."""
         self.port = port or free_port()
+        self.extra_args = extra_args
         self.bootstrap = f"127.0.0.1:{self.port}"
         self._process: subprocess.Popen[bytes] | None = None
         self._log = Path(tempfile.gettempdir()) / f"tansu-{self.port}.log"
@@ -75,6 +77,7 @@ class TansuBroker:
                     listener,
                     "--storage-engine",
                     "memory://tansu/",
+                    *self.extra_args,
                 ],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -84,11 +87,21 @@ class TansuBroker:
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"Tansu exited with {self._process.returncode}; see {self._log}")
-            if broker_answers(self.bootstrap, timeout=0.5):
+            if self._ready():
                 return
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"Tansu did not answer on {self.bootstrap} within {timeout} s; see {self._log}")
+
+    def _ready(self) -> bool:
+        if "--authentication" not in self.extra_args:
+            return broker_answers(self.bootstrap, timeout=0.5)
+        # Metadata needs authentication then: the listening socket is what can be seen.
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
 
     def stop(self, *, grace: float = 1.0) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds: Tansu drains open client sessions for several
