@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from shopkit import auth
 from shopkit.auth import InvalidToken, KeysNotCached, KeysUnavailable, verify_access_token
@@ -272,8 +274,13 @@ def test_verifying_without_fetching_never_calls_the_jwks(jwks: JwksServer, pairs
 
 
 def test_a_pem_bundle_verifies_tokens_of_each_of_its_keys(settings: Any, pairs: Keys) -> None:
-    # given: the users service verifies its own tokens with its current and previous public key
-    settings.JWT_PUBLIC_KEY = pairs.current.public_pem + pairs.previous.public_pem
+    # given: the users service verifies its own tokens with its current and previous public key (any PEM form)
+    previous_pkcs1 = (
+        load_pem_public_key(pairs.previous.public_pem.encode())
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
+        .decode()
+    )
+    settings.JWT_PUBLIC_KEY = pairs.current.public_pem + previous_pkcs1
     old_user, new_user = uuid.uuid4(), uuid.uuid4()
 
     # when

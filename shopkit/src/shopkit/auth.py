@@ -197,7 +197,7 @@ def _fetch_jwks(url: str) -> dict[str, Any]:
     return keys
 
 
-_PEM_BLOCK = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL)
+_PEM_BLOCK = re.compile(r"-----BEGIN (RSA )?PUBLIC KEY-----.+?-----END \1?PUBLIC KEY-----", re.DOTALL)
 _pem_cache: dict[str, tuple[Any, ...]] = {}
 
 
@@ -206,7 +206,8 @@ def _load_pems(pems: str) -> tuple[Any, ...]:
     if pems not in _pem_cache:
         from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-        _pem_cache[pems] = tuple(load_pem_public_key(block.encode()) for block in _PEM_BLOCK.findall(pems))
+        blocks = [match.group(0) for match in _PEM_BLOCK.finditer(pems)] or [pems]  # none: let cryptography say why
+        _pem_cache[pems] = tuple(load_pem_public_key(block.encode()) for block in blocks)
     return _pem_cache[pems]
 
 
