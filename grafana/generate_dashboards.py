@@ -766,6 +766,20 @@ def events_and_grpc() -> dict[str, Any]:
             8,
             8,
         ),
+        g.place(
+            timeseries(
+                "Dead and held outbox rows",
+                [
+                    prom("max by (service) (shop_outbox_dead_rows)", "{{service}} dead"),
+                    prom("max by (service) (shop_outbox_held_rows)", "{{service}} held"),
+                ],
+                "short",
+                "Rows the relay gave up on (OutboxDeadRows fires above 0; requeue them in the service's admin)"
+                " and the later rows of their keys waiting behind them.",
+            ),
+            8,
+            8,
+        ),
         g.row("Kafka: consuming"),
         g.place(
             timeseries(
@@ -777,7 +791,8 @@ def events_and_grpc() -> dict[str, Any]:
                     )
                 ],
                 "ops",
-                "processed, duplicate (already seen: skipped) or failed (retried, then dead-lettered).",
+                "processed, duplicate (already seen: skipped), failed (retried, then dead-lettered) or rejected"
+                " (source not the topic's owner: dead-lettered unhandled).",
             ),
             8,
             8,
