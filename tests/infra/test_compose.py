@@ -270,3 +270,27 @@ def test_docker_compose_config_accepts_the_stack_with_the_example_env(tmp_path: 
         for name in created:
             (secrets / name).unlink()
     assert result.returncode == 0, result.stderr
+
+
+def test_gateway_believes_forwarded_for_only_from_the_edge_network() -> None:
+    compose = load_compose()
+    gateway, caddy = services()["gateway"], services()["caddy"]
+    env = environment(gateway)
+    [subnet] = [pool["subnet"] for pool in compose["networks"]["edge"]["ipam"]["config"]]
+    on_edge = {name for name, service in services().items() if "edge" in service.get("networks", [])}
+
+    # uvicorn does not rewrite the client address itself; the gateway trusts Caddy's network only
+    assert "--no-proxy-headers" in gateway["command"]
+    assert env["TRUSTED_PROXIES"] == subnet
+    assert {"FORWARDED_ALLOW_IPS", "RATELIMIT_IP_META_KEY"} & env.keys() == set()
+    # that network holds Caddy and the gateway alone, and the gateway is reachable from outside only through it
+    assert on_edge == {"caddy", "gateway"}
+    assert caddy["networks"] == ["edge"]
+    assert "ports" not in gateway
+
+
+def test_worker_metrics_listen_on_the_network_only_where_prometheus_scrapes_them() -> None:
+    workers = {name: environment(s) for name, s in services().items() if "METRICS_PORT" in environment(s)}
+
+    assert set(workers) == {"products-grpc", "users-relay", "orders-relay", "carts-consumer", "products-consumer"}
+    assert {name: env.get("METRICS_BIND") for name, env in workers.items()} == dict.fromkeys(workers, "0.0.0.0")  # noqa: S104
