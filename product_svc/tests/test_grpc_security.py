@@ -9,8 +9,10 @@ from typing import Any
 import grpc
 import pytest
 from django.conf import settings
+from prometheus_client import REGISTRY
 
 from product_svc.catalog.models import Product, Reservation
+from product_svc.catalog.servicer import SERVICE_NAME
 from product_svc.tests.factories import ProductFactory
 from shop.product.v1 import product_pb2, product_pb2_grpc
 from shopkit.grpc.products import ProductsClient, ProductsServiceUnavailable
@@ -164,13 +166,16 @@ def test_a_service_of_the_stack_not_named_in_the_policy_may_call_nothing(
     # given: a certificate the stack's CA signed for users, which has no business with products
     product = ProductFactory.create(stock=5)
     channel, stub = _as(grpc_server, grpc_pki.identity("users"))
+    labels = {"grpc_service": SERVICE_NAME, "grpc_method": "GetProduct", "grpc_code": "PERMISSION_DENIED"}
+    before = REGISTRY.get_sample_value("shop_grpc_server_handled_total", labels) or 0.0
 
     # when
     with channel, pytest.raises(grpc.RpcError) as raised:
         stub.GetProduct(product_pb2.GetProductRequest(id=str(product.id)), timeout=2)
 
-    # then
+    # then: refused, and counted where dashboards see gRPC errors
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert REGISTRY.get_sample_value("shop_grpc_server_handled_total", labels) == before + 1
 
 
 def test_the_client_refuses_a_server_whose_certificate_another_ca_signed(
