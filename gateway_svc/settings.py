@@ -1,5 +1,7 @@
 """Settings of the gateway service: the shared platform settings minus the database and admin, plus routing."""
 
+import ipaddress
+
 from shopkit.base_settings import *  # noqa: F403
 from shopkit.base_settings import SHOP_METRICS_ENABLED
 from shopkit.settings import cache, env
@@ -87,7 +89,10 @@ RATELIMIT_FAIL_OPEN = True
 # Addresses or CIDRs of the proxies in front of the gateway (Caddy's network in the full stack): only their
 # X-Forwarded-For names the client (gateway_svc/edge.py). Empty (make run): the connection's own address.
 # uvicorn runs with --no-proxy-headers so that this is the only place the decision is made.
-TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# Parsed here so that a malformed entry stops the gateway at start, naming the value.
+TRUSTED_PROXIES = [
+    str(ipaddress.ip_network(proxy.strip(), strict=False)) for proxy in env.list("TRUSTED_PROXIES", default=[])
+]
 # django-structlog logs the client address through ipware: the one gateway_svc/edge.py decided on.
 IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -181,3 +182,28 @@ def test_make_run_gateway_ignores_forwarded_for_from_direct_clients(
     assert [a.status_code for a in answers[:2]] == [200, 200]
     assert_problem(answers[2], 429)
     assert len(upstream.calls("POST", "/api/auth/login")) == 2
+
+
+def test_a_malformed_trusted_proxy_stops_the_gateway_at_start() -> None:
+    # given
+    env = {
+        **os.environ,  # noqa: TID251 - the child process inherits the test environment
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "shopkit")]),
+        "DJANGO_SETTINGS_MODULE": "gateway_svc.settings",
+        "TRUSTED_PROXIES": "10.210.0.0/29,caddy",
+    }
+
+    # when
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    # then
+    assert result.returncode == 1
+    assert "ValueError: 'caddy' does not appear to be an IPv4 or IPv6 network" in result.stderr
