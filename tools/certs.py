@@ -26,9 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     written = ensure_pki(args.out, SERVICES, key_mode=int(args.key_mode, 8))
     for name in written:
-        print(f"created {args.out / name}.crt")
+        sys.stdout.write(f"created {args.out / name}.crt\n")
     if not written:
-        print(f"{args.out}: every certificate is present and valid")
+        sys.stdout.write(f"{args.out}: every certificate is present and valid\n")
     return 0
 
 
