@@ -2,6 +2,7 @@
 
 from shopkit.base_settings import *  # noqa: F403
 from shopkit.base_settings import INSTALLED_APPS, SHOP_EVENTS_PERIODIC_TASKS
+from shopkit.grpc.policy import PRODUCTS_CALLERS
 from shopkit.settings import cache, database, env, is_production
 
 SERVICE_NAME = "products"
@@ -47,14 +48,7 @@ PRODUCTS_GRPC_PORT = env.int("PRODUCTS_GRPC_PORT", default=50051)
 PRODUCTS_GRPC_WORKERS = env.int("PRODUCTS_GRPC_WORKERS", default=10)
 PRODUCTS_GRPC_GRACE_SECONDS = env.float("PRODUCTS_GRPC_GRACE_SECONDS", default=5.0)
 PRODUCTS_GRPC_METRICS_PORT = env.int("METRICS_PORT", default=9400)
-# Which services may call each method, by the identity in their client certificate (mutual TLS with the
-# stack's CA, GRPC_TLS_*; docs/security.md): only orders moves stock, carts only reads. Any method not
-# listed here is denied to everyone. Reflection lists the methods only outside production.
-PRODUCTS_GRPC_CALLERS = {
-    "GetProduct": ["orders", "carts"],
-    "GetProducts": ["orders", "carts"],
-    "ReserveStock": ["orders"],
-    "ReleaseStock": ["orders"],
-    "ConfirmReservation": ["orders"],
-}
+# Which services may call each method, by the identity in their client certificate (shopkit.grpc.policy).
+# Reflection lists the methods only outside production.
+PRODUCTS_GRPC_CALLERS = PRODUCTS_CALLERS
 PRODUCTS_GRPC_REFLECTION = not is_production()

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import threading
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from shopkit.testing.http import StandInServer
 
-class CartsStandIn:
+
+class CartsStandIn(StandInServer):
     def __init__(self) -> None:
         self._carts: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -23,17 +25,7 @@ class CartsStandIn:
         self.forced_body: bytes | None = None
         # Set to a Barrier to hold each answer until that many requests are waiting (races on purpose).
         self.barrier: threading.Barrier | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="carts-standin", daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().__init__(self._handler_class(), name="carts-standin")
 
     def put_cart(self, token: str, lines: list[tuple[str, str, int, str]], currency: str = "USD") -> None:
         """The cart of the token's user: lines of (product_id, name, quantity, unit_price)."""
@@ -56,11 +48,6 @@ class CartsStandIn:
             self._carts.clear()
             self.requests.clear()
         self.forced_status = self.forced_body = self.barrier = None
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     def _answer(self, headers: dict[str, str], path: str) -> tuple[int, bytes]:
         with self._lock:

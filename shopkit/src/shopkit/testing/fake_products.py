@@ -27,6 +27,7 @@ import grpc
 import pytest
 
 from shop.product.v1 import product_pb2, product_pb2_grpc
+from shopkit.grpc.policy import PRODUCTS_CALLERS
 from shopkit.grpc.products import (
     InsufficientStock,
     InvalidArgument,
@@ -43,15 +44,9 @@ from shopkit.grpc.tls import TlsFiles, server_credentials
 from shopkit.testing.grpc_tls import GrpcTestPki
 
 SERVICE_NAME = "shop.product.v1.ProductService"
-# The real service's PRODUCTS_GRPC_CALLERS (product_svc/settings.py; a products test keeps them equal):
-# a service's suite fails as the stack would if its code called a method its identity may not.
-CALLERS = {
-    "GetProduct": ["orders", "carts"],
-    "GetProducts": ["orders", "carts"],
-    "ReserveStock": ["orders"],
-    "ReleaseStock": ["orders"],
-    "ConfirmReservation": ["orders"],
-}
+# The real service's policy (product_svc uses the same): a service's suite fails as the stack would if
+# its code called a method its identity may not.
+CALLERS = PRODUCTS_CALLERS
 MAX_LINES = 100
 MAX_QUANTITY = 10_000
 
@@ -179,9 +174,7 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
         self, request: product_pb2.ReserveStockRequest, context: grpc.ServicerContext
     ) -> product_pb2.ReserveStockResponse:
         self._wait("ReserveStock")
-        order_id = _parse_uuid(request.order_id)
-        if order_id is None:
-            raise InvalidArgument("order_id must be a UUID.")
+        order_id = _order_id(request.order_id)
         wanted = _parse_lines(request.lines)
         with self._lock:
             existing = self.reservations.get(str(order_id))
@@ -195,9 +188,7 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
         self, request: product_pb2.ReleaseStockRequest, context: grpc.ServicerContext
     ) -> product_pb2.ReleaseStockResponse:
         self._wait("ReleaseStock")
-        order_id = _parse_uuid(request.order_id)
-        if order_id is None:
-            raise InvalidArgument("order_id must be a UUID.")
+        order_id = _order_id(request.order_id)
         with self._lock:
             reservation = self.reservations.get(str(order_id))
             if reservation is None or not reservation.allocating:
@@ -210,9 +201,7 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
         self, request: product_pb2.ConfirmReservationRequest, context: grpc.ServicerContext
     ) -> product_pb2.ConfirmReservationResponse:
         self._wait("ConfirmReservation")
-        order_id = _parse_uuid(request.order_id)
-        if order_id is None:
-            raise InvalidArgument("order_id must be a UUID.")
+        order_id = _order_id(request.order_id)
         with self._lock:
             reservation = self.reservations.get(str(order_id))
             if reservation is None:
@@ -273,6 +262,13 @@ def _parse_uuid(raw: str) -> uuid.UUID | None:
         return uuid.UUID(raw)
     except ValueError:
         return None
+
+
+def _order_id(raw: str) -> uuid.UUID:
+    order_id = _parse_uuid(raw)
+    if order_id is None:
+        raise InvalidArgument("order_id must be a UUID.")
+    return order_id
 
 
 def _parse_lines(lines: Any) -> dict[uuid.UUID, int]:

@@ -19,6 +19,7 @@ import pytest
 
 from shopkit.grpc.pki import ensure_pki
 from shopkit.grpc.tls import TlsFiles
+from shopkit.testing import django_configured
 
 
 @dataclass(frozen=True)
@@ -58,18 +59,9 @@ def grpc_pki(tmp_path_factory: pytest.TempPathFactory) -> GrpcTestPki:
 @pytest.fixture(autouse=True)
 def _shop_test_grpc_identity(request: pytest.FixtureRequest, grpc_pki: GrpcTestPki) -> Iterator[None]:
     """The service's own test certificate in `GRPC_TLS_*` (Django suites only)."""
-    if "settings" not in request.fixturenames and not _django_configured():
+    if "settings" not in request.fixturenames and not django_configured():
         yield
         return
     settings = request.getfixturevalue("settings")
     grpc_pki.use(settings, str(settings.SERVICE_NAME))
     yield
-
-
-def _django_configured() -> bool:
-    try:
-        from django.conf import settings
-
-        return settings.configured
-    except ImportError:
-        return False

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from shopkit.testing.http import StandInServer
 from shopkit.testing.tokens import KeyPair
 
 PATH = "/api/.well-known/jwks.json"
 
 
-class JwksServer:
+class JwksServer(StandInServer):
     """What verifiers see of the users service's `GET /api/.well-known/jwks.json`, with a key set that changes."""
 
     def __init__(self) -> None:
@@ -21,17 +22,11 @@ class JwksServer:
         self._requests = 0
         # Set to an int to answer every request with that status (users in trouble).
         self.forced_status: int | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="jwks-server", daemon=True
-        )
-        self._thread.start()
+        super().__init__(self._handler_class(), name="jwks-server")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{PATH}"
+        return f"{self.base_url}{PATH}"
 
     @property
     def requests(self) -> int:
@@ -42,10 +37,6 @@ class JwksServer:
         """From now on the JWKS holds exactly these keys, by kid."""
         with self._lock:
             self._keys = [pair.jwk(kid) for kid, pair in keys.items()]
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _answer(self) -> tuple[int, bytes]:
         with self._lock:

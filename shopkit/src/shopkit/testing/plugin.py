@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shopkit.testing import django_configured
 from shopkit.testing.tokens import access_token, signing_keypair
 from shopkit.testing.users_standin import UsersStandIn
 
@@ -22,21 +23,12 @@ pytest_plugins = ["shopkit.testing.kafka", "shopkit.testing.grpc_tls", "shopkit.
 @pytest.fixture(autouse=True)
 def _shop_test_keys(request: pytest.FixtureRequest) -> Iterator[None]:
     """Services verify tokens with the test key pair instead of fetching the users service's JWKS."""
-    if "settings" not in request.fixturenames and not _django_configured():
+    if "settings" not in request.fixturenames and not django_configured():
         yield
         return
     settings = request.getfixturevalue("settings")
     settings.JWT_PUBLIC_KEY = signing_keypair().public_pem
     yield
-
-
-def _django_configured() -> bool:
-    try:
-        from django.conf import settings
-
-        return settings.configured
-    except ImportError:
-        return False
 
 
 @pytest.fixture

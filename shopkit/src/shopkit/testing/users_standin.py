@@ -12,9 +12,10 @@ import secrets
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from shopkit.testing.http import StandInServer
 from shopkit.testing.tokens import access_token
 
 
@@ -27,7 +28,7 @@ class StandInAccount:
     id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
-class UsersStandIn:
+class UsersStandIn(StandInServer):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.accounts: dict[str, StandInAccount] = {}
@@ -36,17 +37,7 @@ class UsersStandIn:
         self.requests: list[tuple[str, dict[str, Any]]] = []
         # Set to an int to answer every request with that status (users in trouble).
         self.forced_status: int | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="users-standin", daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().__init__(self._handler_class(), name="users-standin")
 
     def add_account(self, email: str, password: str, *, is_staff: bool = True) -> StandInAccount:
         account = StandInAccount(email=email.lower(), password=password, is_staff=is_staff)
@@ -71,10 +62,6 @@ class UsersStandIn:
             self._refresh.clear()
             self.requests.clear()
         self.forced_status = None
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     # -- the endpoints ------------------------------------------------------------------------
     def _login(self, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:

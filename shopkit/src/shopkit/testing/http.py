@@ -1,0 +1,31 @@
+"""Base of the tests' real HTTP stand-ins for other services: a threaded server on a free loopback port."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class StandInServer:
+    """Serves `handler` on 127.0.0.1 in a daemon thread from construction until `stop()`."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], *, name: str) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    # What callers configure as the service's base URL; a stand-in serving one path overrides it.
+    url = base_url
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
