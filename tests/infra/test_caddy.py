@@ -1,4 +1,5 @@
-"""The public edge (compose/caddy/Caddyfile): only /api/ reaches the gateway; /metrics and health stay inside."""
+"""The edge (compose/caddy/Caddyfile): only /api/ reaches the gateway, only /admin/ and /static/ each admin;
+/metrics and health stay inside."""
 
 from __future__ import annotations
 
@@ -37,14 +38,25 @@ def _blocks_around(directive: str) -> list[list[str]]:
     return found
 
 
-def test_caddy_proxies_only_the_public_api_to_the_gateway() -> None:
+ADMINS = {"users": 5000, "products": 5001, "orders": 5002, "carts": 5003}
+
+
+def test_caddy_proxies_only_the_public_api_to_the_gateway_and_only_the_admin_pages_to_each_service() -> None:
     # when
     proxies = _blocks_around("reverse_proxy")
     fallbacks = _blocks_around("respond 404")
+    imports = _blocks_around("import admin")
 
-    # then: one proxy, inside `handle /api/*`; everything else is answered 404 by Caddy itself
-    assert proxies == [["{$SHOP_DOMAIN:localhost}", "handle /api/*"]]
-    assert fallbacks == [["{$SHOP_DOMAIN:localhost}", "handle"]]
+    # then: the gateway behind `handle /api/*`, each admin behind `handle @admin` (its pages and static
+    # files); everything else is answered 404 by Caddy itself
+    assert proxies == [["(admin)", "handle @admin"], ["{$SHOP_DOMAIN:localhost}", "handle /api/*"]]
+    assert fallbacks == [["(admin)", "handle"], ["{$SHOP_DOMAIN:localhost}", "handle"]]
+    assert len(imports) == len(ADMINS)
+    text = CADDYFILE.read_text()
+    for service, port in ADMINS.items():
+        upper = service.upper()
+        assert f"{{$SHOP_DOMAIN:localhost}}:{{$CADDY_{upper}_ADMIN_PORT:{port}}} {{" in text
+        assert f"import admin {{${upper}_ADMIN_UPSTREAM:{service}:{port}}}" in text
 
 
 # -- the same file run by a real Caddy on loopback ports ---------------------------------------------
@@ -60,9 +72,11 @@ class Edge:
     url: str
     root_ca: Path
     gateway: StubUpstream
+    admin_url: str
+    admin: StubUpstream
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, verify=str(self.root_ca), timeout=10.0)
+    def client(self, base_url: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=base_url or self.url, verify=str(self.root_ca), timeout=10.0)
 
 
 @pytest.fixture
@@ -75,7 +89,10 @@ def edge(tmp_path: Path) -> Iterator[Edge]:
     gateway = StubUpstream()
     for path in ("/api/products", "/metrics", "/health/ready", "/health/live"):
         gateway.reply("GET", path, body={"served": path})
-    https_port = _free_port()
+    admin = StubUpstream()
+    for path in ("/admin/", "/admin/login/", "/static/admin/css/base.css", "/api/users/me", "/metrics"):
+        admin.reply("GET", path, body={"served": path})
+    https_port, admin_port = _free_port(), _free_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
         # Caddy keeps its local CA and certificates here, not in the machine's home directory.
@@ -87,6 +104,10 @@ def edge(tmp_path: Path) -> Iterator[Edge]:
         "CADDY_HTTP_PORT": str(_free_port()),
         "CADDY_HTTPS_PORT": str(https_port),
         "GATEWAY_UPSTREAM": gateway.url.removeprefix("http://"),
+        # One admin site under test (the others are the same snippet); theirs get free ports too.
+        "CADDY_USERS_ADMIN_PORT": str(admin_port),
+        "USERS_ADMIN_UPSTREAM": admin.url.removeprefix("http://"),
+        **{f"CADDY_{name.upper()}_ADMIN_PORT": str(_free_port()) for name in ADMINS if name != "users"},
     }
     log = (tmp_path / "caddy.log").open("wb")
     proc = subprocess.Popen(
@@ -111,12 +132,13 @@ def edge(tmp_path: Path) -> Iterator[Edge]:
                     pass
             time.sleep(0.05)
         gateway.received.clear()
-        yield Edge(url=url, root_ca=root_ca, gateway=gateway)
+        yield Edge(url=url, root_ca=root_ca, gateway=gateway, admin_url=f"https://127.0.0.1:{admin_port}", admin=admin)
     finally:
         proc.terminate()
         proc.wait(timeout=15)
         log.close()
         gateway.stop()
+        admin.stop()
 
 
 def test_real_caddy_forwards_the_api_with_the_client_address_it_saw(edge: Edge) -> None:
@@ -144,3 +166,33 @@ def test_real_caddy_keeps_metrics_and_health_internal(edge: Edge, path: str) -> 
     assert response.status_code == 404
     assert [r.path for r in edge.gateway.received if r.path != "/health/live"] == []
     assert b"served" not in response.content
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/login/", "/static/admin/css/base.css"])
+def test_real_caddy_serves_an_admin_over_https_on_its_own_port(edge: Edge, path: str) -> None:
+    # when
+    with edge.client(edge.admin_url) as client:
+        response = client.get(path)
+
+    # then: proxied to the service, with the scheme the admin's secure cookies need
+    assert (response.status_code, response.json()) == (200, {"served": path})
+    assert response.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+    [sent] = edge.admin.calls("GET", path)
+    assert sent.headers["x-forwarded-proto"] == "https"
+
+
+def test_real_caddy_sends_the_admin_root_to_the_admin(edge: Edge) -> None:
+    with edge.client(edge.admin_url) as client:
+        response = client.get("/")
+
+    assert response.status_code in {301, 302, 308}
+    assert response.headers["location"] == "/admin/"
+
+
+@pytest.mark.parametrize("path", ["/api/users/me", "/metrics", "/health/ready", "/admin/../metrics"])
+def test_real_caddy_serves_nothing_but_the_admin_on_an_admin_port(edge: Edge, path: str) -> None:
+    with edge.client(edge.admin_url) as client:
+        response = client.request("GET", httpx.URL(edge.admin_url).copy_with(raw_path=path.encode()))
+
+    assert response.status_code == 404
+    assert edge.admin.received == []
