@@ -177,7 +177,7 @@ def test_state_lives_in_named_volumes_and_everything_shares_the_declared_network
             if isinstance(volume, dict):
                 assert volume["type"] == "tmpfs", name
                 continue
-            source = volume.split(":", 1)[0]
+            source = INTERPOLATION.sub(lambda m: m.group(3) or "", volume).split(":", 1)[0]
             if source.startswith((".", "/")):
                 assert volume.endswith(":ro"), f"{name}: bind mounts are read-only configuration ({volume})"
                 continue
@@ -285,7 +285,10 @@ def test_gateway_believes_forwarded_for_only_from_the_edge_network() -> None:
     assert {"FORWARDED_ALLOW_IPS", "RATELIMIT_IP_META_KEY"} & env.keys() == set()
     # that network holds Caddy and the gateway alone, and the gateway is reachable from outside only through it
     assert on_edge == {"caddy", "gateway"}
-    assert caddy["networks"] == ["edge"]
+    assert caddy["networks"] == ["edge", "staff"]
+    # the staff network (the admins behind Caddy) does not hold the gateway
+    on_staff = {name for name, service in services().items() if "staff" in service.get("networks", [])}
+    assert on_staff == {"caddy", "users", "products", "orders", "carts"}
     assert "ports" not in gateway
 
 
@@ -294,3 +297,69 @@ def test_worker_metrics_listen_on_the_network_only_where_prometheus_scrapes_them
 
     assert set(workers) == {"products-grpc", "users-relay", "orders-relay", "carts-consumer", "products-consumer"}
     assert {name: env.get("METRICS_BIND") for name, env in workers.items()} == dict.fromkeys(workers, "0.0.0.0")  # noqa: S104
+
+
+def _depends_on(name: str) -> set[str]:
+    """Every service `name` waits for, directly or through others."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        for dependency in services()[todo.pop()].get("depends_on", {}):
+            if dependency not in seen:
+                seen.add(dependency)
+                todo.append(dependency)
+    return seen
+
+
+def test_the_shop_image_is_built_once_and_never_pulled() -> None:
+    # given
+    builders = {name for name, service in services().items() if "build" in service}
+    shop = {name for name, service in services().items() if service.get("image") == "${SHOP_IMAGE:-shop:local}"}
+
+    # then: one job builds it (the same image 14 times was 81 s cold, pip run in parallel) and every other
+    # Shop process waits for that job and never tries a registry for it
+    assert builders == {"shop-image"}
+    assert services()["shop-image"]["build"] == {"context": "..", "dockerfile": "compose/Dockerfile"}
+    for name in shop - builders:
+        assert services()[name].get("pull_policy") == "never", name
+        assert "shop-image" in _depends_on(name), name
+
+
+def test_shop_health_checks_reach_the_service_by_its_name_as_its_callers_do() -> None:
+    # A probe to 127.0.0.1 inside the container stayed green while products' gRPC server was unreachable
+    # from every other container.
+    for name in set(SHOP_PROCESSES):
+        test = " ".join(services()[name]["healthcheck"]["test"])
+        assert "127.0.0.1" not in test and "localhost" not in test, (name, test)
+        assert f"{name}:" in test, (name, test)
+
+
+def test_orders_and_carts_do_not_wait_for_users_to_be_healthy() -> None:
+    # Health-check chains five deep took 85 s to a healthy stack; JWKS is fetched when first needed.
+    for name in ("products", "orders", "carts", "products-grpc"):
+        assert "users" not in services()[name].get("depends_on", {}), name
+
+
+def test_the_grafana_stack_is_one_profile_and_everything_else_starts_by_default() -> None:
+    profiled = {name: service["profiles"] for name, service in services().items() if "profiles" in service}
+
+    assert profiled == {
+        **dict.fromkeys(["loki", "loki-gateway", "alloy", "tempo", "grafana", "docker-socket-proxy"], ["grafana"]),
+        **dict.fromkeys(["users-seed", "products-seed"], ["demo"]),
+    }
+
+
+def test_alertmanager_can_reach_a_receiver_on_the_host_on_linux() -> None:
+    assert "host.docker.internal:9000" in load_env_example()["ALERTMANAGER_WEBHOOK_URL"]
+    assert services()["alertmanager"]["extra_hosts"] == ["host.docker.internal:host-gateway"]
+
+
+def test_staff_reach_every_admin_over_https_on_loopback_through_caddy() -> None:
+    ports = services()["caddy"]["ports"]
+    for service, port in {"users": 5000, "products": 5001, "orders": 5002, "carts": 5003}.items():
+        upper = service.upper()
+        assert f"127.0.0.1:${{{upper}_ADMIN_PORT:-{port}}}:{port}" in ports, service
+        env = environment(services()[service])
+        assert env["CSRF_TRUSTED_ORIGINS"] == f"https://${{SHOP_DOMAIN:-localhost}}:${{{upper}_ADMIN_PORT:-{port}}}"
+        assert env["BEHIND_TLS_PROXY"] == "true"
+        assert "ports" not in services()[service]
