@@ -23,6 +23,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from django.core.exceptions import ImproperlyConfigured
+from structlog.testing import capture_logs
 
 from shopkit.events.conf import EventSettings
 from shopkit.events.kafka import producer_config, security_config
@@ -97,6 +98,16 @@ def test_production_refuses_an_unauthenticated_kafka_client() -> None:
 
     # then
     assert "KAFKA_SECURITY_PROTOCOL=PLAINTEXT is refused when SHOP_ENV=production" in str(raised.value)
+
+
+def test_production_takes_plaintext_only_for_a_broker_declared_unable_to_authenticate() -> None:
+    # given: the stack test's Tansu stand-in authenticates nobody (KAFKA_PLAINTEXT_BROKER=true)
+    with capture_logs() as logs:
+        config = security_config(_conf(production=True, plaintext_broker=True))
+
+    # then: no credentials are sent, and the start says so loudly
+    assert config == {}
+    assert [entry["event"] for entry in logs if entry["log_level"] == "warning"] == ["kafka_unauthenticated"]
 
 
 @pytest.mark.parametrize(

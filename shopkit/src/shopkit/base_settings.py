@@ -170,6 +170,9 @@ KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:
 # Kafka principal of this service (docs/security.md): SASL/SCRAM in the full stack, where ACLs let each
 # service write only its own topics; the embedded broker on loopback is PLAINTEXT. Production refuses PLAINTEXT.
 KAFKA_SECURITY_PROTOCOL = env.str("KAFKA_SECURITY_PROTOCOL", default="PLAINTEXT")
+# Only for a broker that cannot authenticate anyone (the stack test's Tansu stand-in, docs/security.md):
+# production then accepts PLAINTEXT, with a warning at every start. Never set it against a real Kafka.
+KAFKA_PLAINTEXT_BROKER = env.bool("KAFKA_PLAINTEXT_BROKER", default=False)
 KAFKA_SASL_MECHANISM = env.str("KAFKA_SASL_MECHANISM", default="SCRAM-SHA-512")
 KAFKA_SASL_USERNAME = env.str("KAFKA_SASL_USERNAME", default="")
 KAFKA_SASL_PASSWORD = env.str("KAFKA_SASL_PASSWORD", default="")
@@ -211,6 +214,10 @@ SHOP_EVENTS_PERIODIC_TASKS = [
 SHOP_EVENT_TOPIC_OWNERS = {"shop.users": "/shop/users", "shop.orders": "/shop/orders"}
 PRODUCTS_GRPC_TARGET = env.str("PRODUCTS_GRPC_TARGET", default="127.0.0.1:50051")
 GRPC_DEADLINE_SECONDS = env.float("GRPC_DEADLINE_SECONDS", default=2.0)
+# Readiness of products' callers (shopkit.grpc.readiness): Health/Check's deadline (at most 2 s) and how long
+# its answer is reused, so a burst of probes is one call.
+PRODUCTS_GRPC_READY_TIMEOUT_SECONDS = env.float("PRODUCTS_GRPC_READY_TIMEOUT_SECONDS", default=1.0)
+PRODUCTS_GRPC_READY_CACHE_SECONDS = env.float("PRODUCTS_GRPC_READY_CACHE_SECONDS", default=3.0)
 # gRPC service identity (shopkit.grpc.tls, docs/security.md): mutual TLS with the stack's CA, always.
 # Empty files mean GRPC_TLS_DIR/ca.crt and GRPC_TLS_DIR/<SERVICE_NAME>.crt|.key, which `make run` creates.
 GRPC_TLS_DIR = env.str("GRPC_TLS_DIR", default=str(VAR_DIR / "grpc"))

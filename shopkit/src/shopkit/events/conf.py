@@ -36,6 +36,8 @@ class EventSettings:
     sasl_username: str = ""
     sasl_password: str = field(default="", repr=False)
     production: bool = False
+    # KAFKA_PLAINTEXT_BROKER: the broker authenticates nobody (a test stand-in); production accepts PLAINTEXT.
+    plaintext_broker: bool = False
 
     @classmethod
     def load(cls) -> EventSettings:
@@ -64,4 +66,5 @@ class EventSettings:
             sasl_username=str(getattr(settings, "KAFKA_SASL_USERNAME", "")),
             sasl_password=str(getattr(settings, "KAFKA_SASL_PASSWORD", "")),
             production=getattr(settings, "SHOP_ENV", "development") == "production",
+            plaintext_broker=bool(getattr(settings, "KAFKA_PLAINTEXT_BROKER", False)),
         )

@@ -48,7 +48,13 @@ def security_config(conf: EventSettings) -> dict[str, str]:
     broker's ACLs let each principal write only its own topics), or none for PLAINTEXT, which production
     refuses. A missing setting fails loudly at start, naming the variable."""
     if conf.security_protocol == "PLAINTEXT":
-        if conf.production:
+        if conf.production and conf.plaintext_broker:
+            log.warning(
+                "kafka_unauthenticated",
+                detail="KAFKA_PLAINTEXT_BROKER=true: this service does not authenticate to Kafka and nothing "
+                "stops another client from publishing its events; only for a broker that cannot authenticate",
+            )
+        elif conf.production:
             raise ImproperlyConfigured(
                 "KAFKA_SECURITY_PROTOCOL=PLAINTEXT is refused when SHOP_ENV=production: every service "
                 "authenticates to Kafka (SASL_PLAINTEXT or SASL_SSL with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD)"
