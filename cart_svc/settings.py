@@ -16,6 +16,9 @@ INSTALLED_APPS = [*INSTALLED_APPS, "shopkit.events", "cart_svc.carts"]
 
 DATABASES = {"default": database("carts")}
 CACHES = {"default": cache("carts")}
+# Ready only when products' gRPC server answers on the channel this service calls it on (mutual TLS,
+# PRODUCTS_GRPC_TARGET): a service that cannot reach products is not ready, whatever its own state.
+SHOP_READY_CHECKS = {"products_grpc": "shopkit.grpc.readiness.check_products_grpc"}
 
 # Periodic jobs, run by the event consumer process (shopkit.periodic).
 SHOP_PERIODIC_TASKS = [*SHOP_EVENTS_PERIODIC_TASKS]

@@ -16,6 +16,9 @@ INSTALLED_APPS = [*INSTALLED_APPS, "shopkit.events", "order_svc.orders"]
 
 DATABASES = {"default": database("orders")}
 CACHES = {"default": cache("orders")}
+# Ready only when products' gRPC server answers on the channel this service calls it on (mutual TLS,
+# PRODUCTS_GRPC_TARGET): a service that cannot reach products is not ready, whatever its own state.
+SHOP_READY_CHECKS = {"products_grpc": "shopkit.grpc.readiness.check_products_grpc"}
 
 # Checkout reads the caller's cart from the carts service (with the caller's own token).
 CARTS_URL = env.str("CARTS_URL", default="http://127.0.0.1:5003")

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import grpc
 import stamina
 from django.conf import settings
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from shop.product.v1 import product_pb2, product_pb2_grpc
 from shopkit.errors import ApplicationError, Conflict, ErrorCode, NotFound, ServiceUnavailable
@@ -206,9 +207,30 @@ class ProductsClient:
         credentials = channel_credentials(tls or TlsFiles.from_settings())
         self._raw_channel = grpc.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
         self._stub = product_pb2_grpc.ProductServiceStub(_instrumented(self._raw_channel))
+        # On the raw channel (same connection, same identity): readiness probes are neither traced nor
+        # counted as calls to the product service.
+        self._health = health_pb2_grpc.HealthStub(self._raw_channel)
 
     def close(self) -> None:
         self._raw_channel.close()
+
+    def check_serving(self, *, timeout: float) -> None:
+        """grpc.health.v1 Health/Check of the product service over this client's channel, within `timeout`.
+
+        ProductsServiceUnavailable, naming what happened, unless products answers SERVING: unreachable,
+        TLS refused either way, deadline exceeded, or a status other than SERVING.
+        """
+        request = health_pb2.HealthCheckRequest(service=SERVICE_NAME)
+        try:
+            reply = self._health.Check(request, timeout=timeout)
+        except grpc.RpcError as exc:
+            code = exc.code()
+            raise ProductsServiceUnavailable(
+                f"Health/Check on {self.target}: {code.name if code else 'UNKNOWN'} ({exc.details() or ''})"
+            ) from exc
+        if reply.status != health_pb2.HealthCheckResponse.SERVING:
+            status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+            raise ProductsServiceUnavailable(f"Health/Check on {self.target}: {status}")
 
     def get_product(self, product_id: uuid.UUID | str) -> ProductInfo:
         request = product_pb2.GetProductRequest(id=str(product_id))
