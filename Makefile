@@ -10,7 +10,7 @@ SERVICES := user_svc product_svc order_svc cart_svc gateway_svc
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install run test lint fmt proto requirements dashboards bench load up down certs clean
+.PHONY: help install run test test-stack lint fmt proto requirements dashboards bench load up down down-volumes certs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ run: install ## Run the whole shop locally: SQLite, embedded Kafka, every proces
 test: install ## Every service's suite (PostgreSQL, Redis), then infra checks and end-to-end tests
 	$(PY) -m tools.testall
 
+test-stack: install ## The compose stack for real on a private Docker engine (stand-in images built here), black-box
+	$(PY) -m tools.testall stack
+
 lint: install ## ruff (lint + format check), mypy per service, migrations check, secret scan
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -66,18 +69,24 @@ load: install ## Headless Locust load against a running shop (make run first)
 dashboards: install ## Regenerate grafana/dashboards/*.json from grafana/generate_dashboards.py
 	$(PY) grafana/generate_dashboards.py
 
-up: ## The full stack in Docker (needs a Docker engine): compose/.env and compose/secrets/ first (see compose/.env.example)
-	@test -f compose/.env || { echo "copy compose/.env.example to compose/.env and set every secret"; exit 1; }
-	@test -f compose/secrets/jwt_private.pem || { echo "create compose/secrets/jwt_private.pem (see the header of compose/docker-compose.yml)"; exit 1; }
-	@test -f compose/secrets/grpc/ca.crt || { echo "run make certs first (gRPC mutual TLS certificates in compose/secrets/grpc)"; exit 1; }
-	@test -f compose/secrets/jwt_previous_public.pem || touch compose/secrets/jwt_previous_public.pem  # empty: no previous JWT key
-	docker compose --env-file compose/.env -f compose/docker-compose.yml up -d --build
+# The full stack: `docker compose` where the Docker CLI has the plugin, else Compose v2 from the virtualenv.
+COMPOSE_FILES := --env-file compose/.env -f compose/docker-compose.yml --profile demo --profile grafana
+COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo docker compose || $(PY) -c 'from tools.stack.engine import compose_binary; print(compose_binary())')
+
+up: install ## The full stack in Docker with demo data: creates compose/.env, keys and certificates if missing, prints every URL
+	$(PY) -m tools.stack.prepare
+	$(PY) -m tools.stack.images --wheelhouse
+	$(COMPOSE) $(COMPOSE_FILES) up --detach --build --wait
+	$(PY) -m tools.stack.prepare --urls
 
 certs: install ## gRPC CA and service certificates for the full stack in compose/secrets/grpc (make run makes its own)
 	$(PY) -m tools.certs
 
-down: ## Stop the full stack
-	docker compose --env-file compose/.env -f compose/docker-compose.yml down
+down: install ## Stop the full stack (its data stays in volumes)
+	$(COMPOSE) $(COMPOSE_FILES) down
+
+down-volumes: install ## Stop the full stack and delete its data
+	$(COMPOSE) $(COMPOSE_FILES) down --volumes
 
 clean: ## Remove local data (var/) and the virtualenv
 	rm -rf var $(VENV) shopkit/src/shop

@@ -3,7 +3,8 @@
 Suites: the shared package, each service (its own Django settings, database and Redis db), the
 infrastructure checks (compose, Prometheus rules, dashboards) and the end-to-end suite, which
 starts every real process and speaks HTTP to the gateway only. `python -m tools.testall users e2e`
-runs a subset; extra pytest arguments go after `--`.
+runs a subset; extra pytest arguments go after `--`. The `stack` suite (`make test-stack`: the compose
+stack on a Docker engine) runs only when named.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class Suite:
     settings: str | None = None
     database: str | None = None
     redis_db: int | None = None
+    # Part of `make test` (no Docker needed); the others run only when named.
+    default: bool = True
 
 
 SUITES = [
@@ -36,6 +39,7 @@ SUITES = [
     Suite("gateway", "gateway_svc/tests", "gateway_svc.settings", None, 5),
     Suite("infra", "tests/infra"),
     Suite("e2e", "tests/e2e"),
+    Suite("stack", "tests/stack", default=False),
 ]
 
 
@@ -55,6 +59,8 @@ def suite_env(suite: Suite) -> dict[str, str]:
 
 def run(suite: Suite, extra: list[str]) -> tuple[int, float]:
     argv = [sys.executable, "-m", "pytest", suite.path, "-q", "-p", "no:cacheprovider", *extra]
+    if suite.name == "stack":
+        argv.insert(argv.index("-q") + 1, "-s")  # its figures (seconds, memory) are the point
     if suite.settings:
         argv += ["--ds", suite.settings]
     started = time.monotonic()
@@ -67,7 +73,7 @@ def run(suite: Suite, extra: list[str]) -> tuple[int, float]:
 def main(argv: list[str]) -> int:
     split = argv.index("--") if "--" in argv else len(argv)
     wanted, extra = argv[:split], argv[split + 1 :]
-    suites = [s for s in SUITES if not wanted or s.name in wanted]
+    suites = [s for s in SUITES if s.name in wanted or (not wanted and s.default)]
     if unknown := set(wanted) - {s.name for s in SUITES}:
         sys.stderr.write(f"unknown suites: {sorted(unknown)}\n")
         return 2

@@ -7,10 +7,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class StandInServer:
-    """Serves `handler` on 127.0.0.1 in a daemon thread from construction until `stop()`."""
+    """Serves `handler` on 127.0.0.1 (or `host`, e.g. the host's address on a test's Docker network) in a
+    daemon thread from construction until `stop()`."""
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], *, name: str) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    def __init__(
+        self, handler: type[BaseHTTPRequestHandler], *, name: str, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True

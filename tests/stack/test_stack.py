@@ -1,0 +1,273 @@
+"""The full stack, black-box, the way its three kinds of users come in: customers over HTTPS through Caddy,
+staff to the admins through Caddy's admin ports, operators through Prometheus, Alertmanager, logs and
+`docker stats`. The tests run in this order on one stack (a container stopped by one is checked by a later
+one while the others run)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from tests.stack.support import Stack, poll
+
+# Every long-running Shop process and the one-shot jobs, by compose service.
+SHOP_SERVICES = (
+    "gateway",
+    "users",
+    "products",
+    "orders",
+    "carts",
+    "products-grpc",
+    "users-relay",
+    "orders-relay",
+    "carts-consumer",
+    "products-consumer",
+)
+ONE_SHOT = (
+    "shop-image",
+    "users-migrate",
+    "products-migrate",
+    "orders-migrate",
+    "carts-migrate",
+    "users-seed",
+    "products-seed",
+    "kafka-init",
+)
+ADMINS = {"users": 5000, "products": 5001, "orders": 5002, "carts": 5003}
+# Stopped to see TargetDown fire and resolve; nothing the other tests use needs it.
+STOPPED = "users-relay"
+TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def test_every_container_is_healthy_the_way_its_callers_reach_it(stack: Stack) -> None:
+    containers = {c["Service"]: c for c in stack.containers()}
+
+    for name in ONE_SHOT:
+        assert (containers[name]["State"], containers[name]["ExitCode"]) == ("exited", 0), name
+    long_running = {name: c for name, c in containers.items() if name not in ONE_SHOT}
+    assert {name: c["State"] for name, c in long_running.items()} == dict.fromkeys(long_running, "running")
+    assert {name: c["Health"] for name, c in long_running.items()} == dict.fromkeys(long_running, "healthy")
+    # products' gRPC server answers orders and carts, each dialling it by name with its own certificate
+    for caller in ("orders", "carts"):
+        probe = stack.compose(
+            "exec", "-T", caller, "python", "compose/healthcheck.py", "grpc", "products-grpc:50051", check=False
+        )
+        assert probe.returncode == 0, (caller, probe.stderr)
+
+
+def _register(api: httpx.Client) -> dict[str, str]:
+    email = f"stack-{uuid.uuid4().hex[:12]}@example.com"
+    password = "correct-horse-battery-9"  # noqa: S105 - a throw-away customer's
+    registered = api.post("/api/auth/register", json={"email": email, "password": password, "first_name": "Ada"})
+    assert registered.status_code == 201, registered.text
+    tokens = api.post("/api/auth/login", json={"email": email, "password": password})
+    assert tokens.status_code == 200, tokens.text
+    return {"Authorization": f"Bearer {tokens.json()['access']}"}
+
+
+def _stock(api: httpx.Client, product_id: str) -> int:
+    return int(api.get(f"/api/products/{product_id}").json()["stock"])
+
+
+def test_a_customer_buys_and_cancels_over_https_through_caddy(stack: Stack) -> None:
+    with stack.https() as api:
+        # given: the seeded catalog, browsed anonymously
+        catalog = api.get("/api/products")
+        assert catalog.status_code == 200, catalog.text
+        assert catalog.headers["strict-transport-security"].startswith("max-age=")
+        products = [p for p in catalog.json()["items"] if int(p["stock"]) >= 2]
+        assert products, f"the demo catalog has nothing in stock: {catalog.text[:500]}"
+        product = api.get(f"/api/products/{products[0]['id']}").json()
+        before = int(product["stock"])
+        auth = _register(api)
+
+        # when: one unit goes into the cart and is checked out
+        added = api.post("/api/cart/items", json={"product_id": product["id"], "quantity": 1}, headers=auth)
+        assert added.status_code == 200, added.text
+        placed = api.post("/api/orders", headers={**auth, "Idempotency-Key": f"stack-{uuid.uuid4()}"})
+
+        # then: confirmed, priced by products, stock reserved, the cart emptied by the event
+        assert placed.status_code == 201, placed.text
+        order = placed.json()
+        assert (order["status"], Decimal(order["total"])) == ("confirmed", Decimal(product["price"]))
+        stack.state["checkout_trace_id"] = placed.headers["x-trace-id"]
+        assert _stock(api, product["id"]) == before - 1
+        poll(
+            lambda: api.get("/api/cart", headers=auth).json()["lines"],
+            lambda lines: lines == [],
+            seconds=30,
+            what="cart emptied",
+        )
+
+        # when: the customer cancels; then: the unit comes back
+        cancelled = api.post(f"/api/orders/{order['id']}/cancel", headers=auth)
+        assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled"), cancelled.text
+        poll(lambda: _stock(api, product["id"]), lambda stock: stock == before, seconds=30, what="stock back")
+
+        # and nothing internal is served at the edge
+        assert api.get("/metrics").status_code == 404
+        assert api.get("/health/ready").status_code == 404
+
+
+def test_staff_sign_in_to_every_admin_through_caddy(stack: Stack) -> None:
+    email, password = stack.values["SHOP_DEMO_STAFF_EMAIL"], stack.values["SHOP_DEMO_STAFF_PASSWORD"]
+    domain = stack.values.get("SHOP_DOMAIN", "localhost")
+    for service, port in ADMINS.items():
+        with stack.https(port) as admin:
+            login = admin.get("/admin/login/")
+            assert login.status_code == 200, (service, login.text[:300])
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)
+            assert token, service
+            signed_in = admin.post(
+                "/admin/login/?next=/admin/",
+                data={
+                    "csrfmiddlewaretoken": token.group(1),
+                    "username": email,
+                    "password": password,
+                    "next": "/admin/",
+                },
+                headers={"Referer": f"https://{domain}:{port}/admin/login/"},
+            )
+            assert (signed_in.status_code, signed_in.headers.get("location")) == (302, "/admin/"), (
+                service,
+                signed_in.text[:500],
+            )
+            home = admin.get("/admin/")
+            assert home.status_code == 200, service
+            assert f"Shop · {service}" in home.text
+            # every admin links the other consoles where staff reach them
+            for other, other_port in ADMINS.items():
+                assert f"https://{domain}:{other_port}/admin/" in home.text, (service, other)
+            assert admin.get("/api/products").status_code == 404, "only the admin is served on an admin port"
+
+
+def _targets(stack: Stack) -> list[dict[str, Any]]:
+    with stack.prometheus() as prometheus:
+        active: list[dict[str, Any]] = prometheus.get("/api/v1/targets").json()["data"]["activeTargets"]
+        return active
+
+
+def test_prometheus_scrapes_every_started_target_and_evaluates_every_rule(stack: Stack) -> None:
+    targets = poll(
+        lambda: _targets(stack),
+        lambda found: found and all(t["health"] == "up" for t in found),
+        seconds=90,
+        what="every target up",
+    )
+    jobs = {t["labels"]["job"] for t in targets}
+    assert set(SHOP_SERVICES) <= jobs
+    assert {"prometheus", "alertmanager"} <= jobs
+
+    with stack.prometheus() as prometheus:
+        groups = poll(
+            lambda: prometheus.get("/api/v1/rules").json()["data"]["groups"],
+            lambda found: found and all(g["lastEvaluation"] != "0001-01-01T00:00:00Z" for g in found),
+            seconds=60,
+            what="every rule group evaluated",
+        )
+    assert len(groups) >= 7
+    broken = [(g["name"], r["name"], r.get("lastError")) for g in groups for r in g["rules"] if r.get("health") != "ok"]
+    assert broken == []
+    sys.stdout.write(
+        f"\nprometheus: {len(targets)} targets up, {len(groups)} rule groups, "
+        f"{sum(len(g['rules']) for g in groups)} rules\n"
+    )
+
+
+def test_stopping_a_shop_container_fires_target_down(stack: Stack) -> None:
+    stack.compose("stop", STOPPED)
+    stack.state["stopped_at"] = time.monotonic()
+
+    # Prometheus sees it at its next scrape; the alert fires after the rule's `for:` (a later test waits)
+    poll(
+        lambda: [t for t in _targets(stack) if t["labels"]["job"] == STOPPED],
+        lambda found: bool(found) and found[0]["health"] == "down",
+        seconds=60,
+        what=f"{STOPPED} down in Prometheus",
+    )
+
+
+def test_every_shop_log_line_is_json_and_one_checkout_is_traced_through_four_services(stack: Stack) -> None:
+    trace_id = stack.state["checkout_trace_id"]
+    assert TRACE_ID.match(trace_id)
+    carrying: set[str] = set()
+    for service in (*SHOP_SERVICES, "users-migrate", "products-migrate", "products-seed", "users-seed"):
+        lines = stack.logs(service)
+        assert lines, f"{service} logged nothing"
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                raise AssertionError(f"{service}: not JSON: {line[:300]}") from None
+            assert {"event", "level", "timestamp", "trace_id"} <= entry.keys(), (service, line[:300])
+            if entry["trace_id"] == trace_id:
+                carrying.add(service)
+    assert {"gateway", "orders", "products", "carts"} <= carrying
+
+
+def test_docker_stats_memory_per_container(stack: Stack) -> None:
+    result = stack.engine.docker("stats", "--no-stream", "--format", "{{json .}}")
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert rows
+    total = 0.0
+    sys.stdout.write("\nmemory per container (docker stats):\n")
+    for row in sorted(rows, key=lambda r: r["Name"]):
+        used = row["MemUsage"].split("/")[0].strip()
+        mib = _mib(used)
+        total += mib
+        sys.stdout.write(f"  {row['Name']:<32} {mib:8.1f} MiB\n")
+    sys.stdout.write(f"  {'total (' + str(len(rows)) + ' containers)':<32} {total:8.1f} MiB\n")
+    assert total > 0
+
+
+def _mib(size: str) -> float:
+    units = {
+        "B": 1 / 2**20,
+        "KiB": 1 / 2**10,
+        "MiB": 1.0,
+        "GiB": 2**10.0,
+        "kB": 1e3 / 2**20,
+        "MB": 1e6 / 2**20,
+        "GB": 1e9 / 2**20,
+    }
+    match = re.fullmatch(r"([\d.]+)\s*([A-Za-z]+)", size)
+    assert match, size
+    return float(match.group(1)) * units[match.group(2)]
+
+
+def test_target_down_reaches_the_webhook_with_its_runbook_and_resolves_when_the_container_is_back(stack: Stack) -> None:
+    receiver = stack.receiver
+    assert receiver is not None
+    # TargetDown has `for: 2m`; critical alerts wait 10 s in Alertmanager's group
+    firing = poll(
+        lambda: receiver.alerts("TargetDown", "firing", job=STOPPED),
+        bool,
+        seconds=240,
+        what="TargetDown firing at the webhook",
+    )
+    fired_after = time.monotonic() - stack.state["stopped_at"]
+    assert firing[0]["labels"]["severity"] == "critical"
+    assert firing[0]["annotations"]["runbook_url"].endswith("TargetDown.md")
+
+    # when: the container is back
+    stack.compose("start", STOPPED)
+    started = time.monotonic()
+
+    # then: the alert resolves and Alertmanager says so
+    poll(
+        lambda: receiver.alerts("TargetDown", "resolved", job=STOPPED),
+        bool,
+        seconds=240,
+        what="TargetDown resolved at the webhook",
+    )
+    sys.stdout.write(
+        f"\nTargetDown: delivered {fired_after:.0f} s after the stop, "
+        f"resolved {time.monotonic() - started:.0f} s after the start\n"
+    )
