@@ -16,13 +16,14 @@ from pathlib import Path
 from shopkit.grpc.pki import SERVICES, ensure_pki
 
 ROOT = Path(__file__).resolve().parents[1]
+# File secrets keep their host mode in compose and the image runs as uid 10001, which must read them.
+SERVICE_KEY_MODE = 0o644
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "compose" / "secrets" / "grpc")
-    # File secrets keep their host mode in compose and the image runs as uid 10001, which must read them.
-    parser.add_argument("--key-mode", default="644", help="octal mode of the service keys (default 644)")
+    parser.add_argument("--key-mode", default=f"{SERVICE_KEY_MODE:o}", help="octal mode of service keys (default 644)")
     args = parser.parse_args(argv)
     written = ensure_pki(args.out, SERVICES, key_mode=int(args.key_mode, 8))
     for name in written:
