@@ -17,7 +17,8 @@ from shopkit.grpc.tls import TlsFiles
 from shopkit.testing.fake_products import start_fake_products
 from tests.infra.support import COMPOSE_DIR, ROOT, load_compose
 
-GRPC_CLIENTS = {"products-grpc": "products", "orders": "orders", "carts": "carts"}
+# The orders relay calls products too: it gives back the stock of checkouts left pending (as orders).
+GRPC_CLIENTS = {"products-grpc": "products", "orders": "orders", "orders-relay": "orders", "carts": "carts"}
 
 
 def _service(name: str) -> dict[str, Any]:
@@ -34,9 +35,11 @@ def test_each_grpc_process_presents_its_own_certificate_from_secrets() -> None:
         assert env["GRPC_TLS_CERT_FILE"] == f"/run/secrets/grpc_{identity}_cert", name
         assert env["GRPC_TLS_KEY_FILE"] == f"/run/secrets/grpc_{identity}_key", name
         assert service["secrets"] == ["grpc_ca", f"grpc_{identity}_cert", f"grpc_{identity}_key"], name
-        assert declared[f"grpc_{identity}_cert"] == {"file": f"./secrets/grpc/{identity}.crt"}
-        assert declared[f"grpc_{identity}_key"] == {"file": f"./secrets/grpc/{identity}.key"}
-    assert declared["grpc_ca"] == {"file": "./secrets/grpc/ca.crt"}
+        assert declared[f"grpc_{identity}_cert"] == {"file": f"${{SHOP_SECRETS_DIR:-./secrets}}/grpc/{identity}.crt"}
+        assert declared[f"grpc_{identity}_key"] == {"file": f"${{SHOP_SECRETS_DIR:-./secrets}}/grpc/{identity}.key"}
+        if name != "products-grpc":
+            assert env["PRODUCTS_GRPC_TARGET"] == "products-grpc:50051", name
+    assert declared["grpc_ca"] == {"file": "${SHOP_SECRETS_DIR:-./secrets}/grpc/ca.crt"}
 
 
 def test_no_container_gets_another_services_key_or_the_cas_key() -> None:
@@ -52,7 +55,9 @@ def test_the_grpc_server_listens_to_the_stack_and_is_probed_over_tls() -> None:
     env = {k: str(v) for k, v in service["environment"].items()}
 
     assert env["PRODUCTS_GRPC_BIND"] == "0.0.0.0"  # noqa: S104 - reachable by orders and carts, mutual TLS
-    assert service["healthcheck"]["test"] == ["CMD", "python", "compose/healthcheck.py", "grpc", "127.0.0.1:50051"]
+    # dialled by name from inside its container, as orders and carts reach it (127.0.0.1 stayed green while
+    # the server listened on the container's loopback only)
+    assert service["healthcheck"]["test"] == ["CMD", "python", "compose/healthcheck.py", "grpc", "products-grpc:50051"]
 
 
 @pytest.fixture(scope="module")
