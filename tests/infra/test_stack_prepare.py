@@ -21,8 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shopkit import settings as shop_settings
 from shopkit.grpc.pki import SERVICES, spiffe_id
-from tests.infra.support import COMPOSE_DIR, ENV_EXAMPLE, load_env_example
-from tests.infra.test_compose import _docker_compose
+from tests.infra.support import COMPOSE_DIR, ENV_EXAMPLE, docker_compose, load_env_example
 from tools.stack import prepare as stack_prepare
 from tools.stack.prepare import PLACEHOLDER, PreparedStack, PrepareError, hash_source, prepare, read_env, urls
 
@@ -74,7 +73,7 @@ def compose_config(fresh: PreparedStack, compose_copy: Path) -> dict[str, Any]:
     """`docker compose config` of the stack with every profile, on the generated env (as the containers get it)."""
     result = subprocess.run(
         [
-            *_docker_compose(),
+            *docker_compose(),
             "--profile",
             "*",
             "--env-file",
