@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 import structlog
@@ -55,30 +56,51 @@ def configure_structlog() -> None:
     )
 
 
+def _final_processors(log_format: str) -> list[Processor]:
+    if log_format == "json":
+        return [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+    return [structlog.dev.ConsoleRenderer(colors=False)]
+
+
+def formatter(log_format: str) -> structlog.stdlib.ProcessorFormatter:
+    """The one formatter of every line: structlog's events and any library's stdlib records alike."""
+    return structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *_final_processors(log_format)],
+        foreign_pre_chain=shared_processors(),
+    )
+
+
+def stdout_handler() -> logging.Handler:
+    """A stdout handler with shopkit's formatter, format and level from LOG_FORMAT and LOG_LEVEL.
+
+    For logging configurations that can only name a factory, such as uvicorn's `--log-config` file
+    (shopkit/uvicorn_log.json); Django processes get the same from `logging_config`.
+    """
+    from shopkit.settings import env
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter(env.str("LOG_FORMAT", default="console")))
+    handler.setLevel(env.str("LOG_LEVEL", default="INFO").upper())
+    return handler
+
+
 def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
     """A `LOGGING` dict: every stdlib and structlog record goes through one renderer to stdout."""
-    renderer: Processor
-    if log_format == "json":
-        renderer = structlog.processors.JSONRenderer()
-        final: list[Processor] = [structlog.processors.dict_tracebacks, renderer]
-    else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
-        final = [renderer]
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {
-            "structlog": {
-                "()": structlog.stdlib.ProcessorFormatter,
-                "processors": [structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
-                "foreign_pre_chain": shared_processors(),
-            },
+            "structlog": {"()": formatter, "log_format": log_format},
         },
         "handlers": {
-            "stdout": {"class": "logging.StreamHandler", "formatter": "structlog"},
+            "stdout": {"class": "logging.StreamHandler", "formatter": "structlog", "stream": "ext://sys.stdout"},
         },
         "root": {"handlers": ["stdout"], "level": level},
         "loggers": {
+            # gunicorn's and uvicorn's own lines (start-up, workers, signals) through the same handler;
+            # configuring them here also drops the plain-text handler gunicorn gives its error log.
+            "gunicorn.error": {"level": level, "propagate": True},
+            "uvicorn": {"level": level, "propagate": True},
             # Request lines come from django-structlog; Django's own would repeat them.
             "django.request": {"level": "CRITICAL", "propagate": True},
             "django.server": {"level": "WARNING", "propagate": True},
@@ -98,4 +120,12 @@ def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return logger
 
 
-__all__ = ["configure_structlog", "get_logger", "logging", "logging_config", "set_service_name"]
+__all__ = [
+    "configure_structlog",
+    "formatter",
+    "get_logger",
+    "logging",
+    "logging_config",
+    "set_service_name",
+    "stdout_handler",
+]
