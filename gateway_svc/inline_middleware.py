@@ -20,7 +20,8 @@ from django.middleware.common import CommonMiddleware as DjangoCommon
 from django.middleware.security import SecurityMiddleware as DjangoSecurity
 from django_prometheus.middleware import PrometheusAfterMiddleware as DjangoPrometheusAfter
 from django_prometheus.middleware import PrometheusBeforeMiddleware as DjangoPrometheusBefore
-from django_structlog.middlewares import RequestMiddleware as DjangoStructlogRequest
+
+from shopkit.middleware import RequestLogMiddleware as ShopRequestLog
 
 
 class InlineHooks:
@@ -61,9 +62,10 @@ class PrometheusAfterMiddleware(InlineHooks, DjangoPrometheusAfter):  # type: ig
         super().process_view(request, *args, **kwargs)
 
 
-class RequestLogMiddleware(DjangoStructlogRequest):
-    """django-structlog's request logging with its two hooks (bind context, write one line) run inline:
-    its own async path runs each through a thread-sensitive `sync_to_async`."""
+class RequestLogMiddleware(ShopRequestLog):
+    """shopkit's request logging (django-structlog's, quiet for probes) with its two hooks (bind context,
+    write one line) run inline: django-structlog's own async path runs each through a thread-sensitive
+    `sync_to_async`."""
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         self.prepare(request)

@@ -43,7 +43,7 @@ MIDDLEWARE = [
     # After auth and messages: ends admin sessions the users service no longer vouches for.
     "shopkit.middleware.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_structlog.middlewares.RequestMiddleware",
+    "shopkit.middleware.RequestLogMiddleware",
     # After django-structlog: it answers unhandled exceptions first and logs them exactly once.
     "shopkit.problems.ProblemMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -232,6 +232,8 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 configure_structlog()
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+# Paths whose successful requests are logged at DEBUG only: probes and scrapes (shopkit.middleware).
+LOG_QUIET_PATHS = env.list("LOG_QUIET_PATHS", default=["/health/live", "/health/ready", "/metrics"])
 DJANGO_STRUCTLOG_CELERY_ENABLED = False
 DJANGO_STRUCTLOG_USER_ID_FIELD = "pk"
 # One access line per request (`request_finished`: method, path, status, user, trace and span ids);

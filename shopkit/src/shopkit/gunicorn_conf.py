@@ -3,6 +3,8 @@
 import multiprocessing
 import os
 
+from shopkit.logging import logging_config
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() + 1)))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
@@ -14,6 +16,9 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# gunicorn's own lines (start-up, worker boots and exits, signals) go through the services' formatter:
+# JSON with LOG_FORMAT=json. The arbiter never loads Django, so its lines say service "shop".
+logconfig_dict = logging_config(log_format=os.environ.get("LOG_FORMAT", "console"), level=loglevel.upper())
 # gunicorn 27 opens a control socket at one per-user path by default; several services on one host
 # would fight over it, and nothing here uses `gunicornc`.
 control_socket_disable = True

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django_structlog.middlewares import RequestMiddleware
 
 from shopkit.logging import get_logger
 from shopkit.staff_session import staff_session_verify
 from shopkit.tracing import current_trace_id, name_server_span
 
 log = get_logger(__name__)
+# django-structlog's own logger, so a quiet access line is the same line, only at DEBUG.
+access_log = get_logger("django_structlog.middlewares.request")
 
 
 class TraceIdMiddleware:
@@ -86,3 +90,18 @@ class StaffSessionMiddleware:
         if settings.SESSION_COOKIE_NAME in request.COOKIES:
             staff_session_verify(request)
         return self.get_response(request)
+
+
+class RequestLogMiddleware(RequestMiddleware):
+    """django-structlog's access line (`request_finished`), at DEBUG for the paths in LOG_QUIET_PATHS.
+
+    Health probes and Prometheus scrapes are most requests and say nothing at INFO; an answer that is an
+    error there (status 400 or more, such as a failed readiness's 503) keeps its usual line and level.
+    """
+
+    def handle_response(self, request: HttpRequest, response: HttpResponse) -> None:
+        if request.path in settings.LOG_QUIET_PATHS and response.status_code < 400:
+            access_log.debug("request_finished", code=response.status_code, request=self.format_request(request))
+            structlog.contextvars.clear_contextvars()
+            return
+        super().handle_response(request, response)
