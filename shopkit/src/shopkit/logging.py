@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -11,6 +12,8 @@ from opentelemetry import trace
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 _SERVICE = {"name": "shop"}
+# uvicorn's `--log-config` file: its own lines (parent process, workers' start-up) through `stdout_handler`.
+UVICORN_LOG_CONFIG = Path(__file__).with_name("uvicorn_log.json")
 
 
 def set_service_name(name: str) -> None:
@@ -128,4 +131,5 @@ __all__ = [
     "logging_config",
     "set_service_name",
     "stdout_handler",
+    "UVICORN_LOG_CONFIG",
 ]
