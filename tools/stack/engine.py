@@ -496,7 +496,7 @@ class Engine:
     @property
     def env(self) -> dict[str, str]:
         """Environment for subprocesses: this engine as DOCKER_HOST, a private DOCKER_CONFIG whose
-        cli-plugins/docker-compose is Compose v2, so `docker compose` works."""
+        cli-plugins/docker-compose is Compose v2 (so `docker compose` works), COMPOSE_BAKE=false."""
         if self.host is None:
             raise EngineError("the engine is not started")
         env = self._base_env()
@@ -504,6 +504,8 @@ class Engine:
             env.update(self._foreign_docker_env())
         env["DOCKER_HOST"] = self.host
         env["DOCKER_CONFIG"] = str(self.config_dir)
+        # Compose builds with its own BuildKit client; Bake would need the buildx plugin.
+        env["COMPOSE_BAKE"] = "false"
         return env
 
     def docker(
