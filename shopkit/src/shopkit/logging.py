@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from opentelemetry import trace
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 _SERVICE = {"name": "shop"}
-# uvicorn's `--log-config` file: its own lines (parent process, workers' start-up) through `stdout_handler`.
+# uvicorn's `--log-config` file: its own lines (parent process, workers' start-up) through `log_handler`.
 UVICORN_LOG_CONFIG = Path(__file__).with_name("uvicorn_log.json")
 
 
@@ -73,22 +72,22 @@ def formatter(log_format: str) -> structlog.stdlib.ProcessorFormatter:
     )
 
 
-def stdout_handler() -> logging.Handler:
-    """A stdout handler with shopkit's formatter, format and level from LOG_FORMAT and LOG_LEVEL.
+def log_handler() -> logging.Handler:
+    """The processes' log handler (stderr, as Django's): shopkit's formatter, LOG_FORMAT and LOG_LEVEL.
 
     For logging configurations that can only name a factory, such as uvicorn's `--log-config` file
     (shopkit/uvicorn_log.json); Django processes get the same from `logging_config`.
     """
     from shopkit.settings import env
 
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler()
     handler.setFormatter(formatter(env.str("LOG_FORMAT", default="console")))
     handler.setLevel(env.str("LOG_LEVEL", default="INFO").upper())
     return handler
 
 
 def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
-    """A `LOGGING` dict: every stdlib and structlog record goes through one renderer to stdout."""
+    """A `LOGGING` dict: every stdlib and structlog record goes through one renderer to stderr."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -96,7 +95,7 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             "structlog": {"()": formatter, "log_format": log_format},
         },
         "handlers": {
-            "stdout": {"class": "logging.StreamHandler", "formatter": "structlog", "stream": "ext://sys.stdout"},
+            "stdout": {"class": "logging.StreamHandler", "formatter": "structlog"},
         },
         "root": {"handlers": ["stdout"], "level": level},
         "loggers": {
@@ -130,6 +129,6 @@ __all__ = [
     "logging",
     "logging_config",
     "set_service_name",
-    "stdout_handler",
+    "log_handler",
     "UVICORN_LOG_CONFIG",
 ]
