@@ -11,9 +11,10 @@ from django.db import transaction
 from product_svc.catalog import services
 from product_svc.catalog.demo_data import CATEGORIES, PRODUCTS
 from product_svc.catalog.models import Product
+from shopkit.commands import LogOutputMixin
 
 
-class Command(BaseCommand):
+class Command(LogOutputMixin, BaseCommand):
     help = "Load the demo catalog (idempotent: skipped when the catalog has products)."
 
     def handle(self, *args: Any, **options: Any) -> None:

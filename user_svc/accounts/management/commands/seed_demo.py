@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from shopkit.commands import LogOutputMixin
 from shopkit.errors import ApplicationError
 from shopkit.settings import is_production
 from user_svc.accounts import services
@@ -16,7 +17,7 @@ DEMO_CUSTOMER_EMAIL = "customer@example.com"
 DEMO_CUSTOMER_PASSWORD = "customer-demo-pass"  # noqa: S105 - the documented demo account
 
 
-class Command(BaseCommand):
+class Command(LogOutputMixin, BaseCommand):
     help = (
         "Create the demo customer (not in production) and the staff superuser "
         "(SHOP_DEMO_STAFF_EMAIL / SHOP_DEMO_STAFF_PASSWORD)."

@@ -1,0 +1,1 @@
+"""shopkit's management commands: Django's `migrate`, logging structured events in JSON log mode."""
