@@ -92,10 +92,10 @@ def _log_tail(path: Path, lines: int = 40) -> str:
 
 
 # -- Debian root filesystems --------------------------------------------------------------------------
-def _apt_sources() -> list[tuple[str, list[str], list[str]]]:
+def _apt_sources(apt_dir: Path) -> list[tuple[str, list[str], list[str]]]:
     """(URI, suites, components) of every enabled `deb` source of this machine (deb822 and one-line)."""
     found: list[tuple[str, list[str], list[str]]] = []
-    directory = Path("/etc/apt/sources.list.d")
+    directory = apt_dir / "sources.list.d"
     for path in sorted(directory.glob("*.sources")) if directory.is_dir() else []:
         for paragraph in re.split(r"\n\s*\n", path.read_text()):
             fields: dict[str, str] = {}
@@ -107,7 +107,7 @@ def _apt_sources() -> list[tuple[str, list[str], list[str]]]:
             if "deb" in fields.get("types", "").split() and fields.get("enabled", "yes") != "no":
                 for uri in fields.get("uris", "").split():
                     found.append((uri, fields.get("suites", "").split(), fields.get("components", "").split()))
-    one_line = [Path("/etc/apt/sources.list"), *(sorted(directory.glob("*.list")) if directory.is_dir() else [])]
+    one_line = [apt_dir / "sources.list", *(sorted(directory.glob("*.list")) if directory.is_dir() else [])]
     for path in one_line:
         if not path.is_file():
             continue
@@ -118,10 +118,10 @@ def _apt_sources() -> list[tuple[str, list[str], list[str]]]:
     return found
 
 
-def debian_mirrors() -> tuple[str, str]:
+def debian_mirrors(apt_dir: Path = Path("/etc/apt")) -> tuple[str, str]:
     """This machine's Debian mirror and security mirror (deb.debian.org when its apt names none)."""
     mirror, security = DEFAULT_MIRROR, DEFAULT_SECURITY_MIRROR
-    for uri, suites, components in reversed(_apt_sources()):
+    for uri, suites, components in reversed(_apt_sources(apt_dir)):
         if "main" not in components or "debian" not in uri:
             continue
         if any(s.endswith("-security") for s in suites):
