@@ -16,9 +16,30 @@ import pytest
 
 from tests.stack.support import COMPOSE_FILE, HOST_ON_SHOP_NETWORK, Stack, WebhookReceiver, prometheus_config
 from tools.stack.engine import Engine
+from tools.stack.images import build_shop_image, build_standins
 from tools.stack.prepare import prepare
 
 # --- engine and images (brief C) ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    """SHOP_DOCKER_HOST's (or DOCKER_HOST's) engine, never stopped; else a private dockerd, stopped at the end
+    with whatever it left on the host (tools/stack/engine.py)."""
+    with Engine() as running:
+        kind = "private" if running.owned else "existing"
+        sys.stdout.write(f"\nengine: {kind} {running.host}, up in {running.start_seconds:.1f} s\n")
+        yield running
+    sys.stdout.write(f"engine: stopped in {running.stop_seconds:.1f} s\n")
+
+
+@pytest.fixture(scope="session")
+def images(engine: Engine) -> None:
+    """shop:local (BuildKit, as compose builds) and every stand-in; each image only when missing or changed."""
+    started = time.monotonic()
+    build_shop_image(engine)
+    build_standins(engine)
+    sys.stdout.write(f"images: ready in {time.monotonic() - started:.1f} s\n")
 
 
 # --- the stack ------------------------------------------------------------------------------------
