@@ -60,7 +60,7 @@ JWT_PRIVATE = "jwt_private.pem"
 JWT_PREVIOUS_PUBLIC = "jwt_previous_public.pem"
 GRPC_DIR = "grpc"
 # Where compose takes the file secrets from (relative: from compose/); the default of `--secrets`.
-SECRETS_DIR_VARIABLE = "SHOP_SECRETS_DIR"
+SECRETS_DIR_VARIABLE = "SHOP_SECRETS_DIR"  # pragma: allowlist secret
 
 # What .env.example marks as "set your own" (KAFKA_CLUSTER_ID and the hashes are made fresh as well).
 PLACEHOLDER = re.compile(r"replace-with|change-me", re.IGNORECASE)
