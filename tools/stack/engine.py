@@ -212,20 +212,25 @@ class FirewallSnapshot:
         return ran
 
     def _reinstate(self, binary: str, name: str, old: Table, now: dict[str, Table]) -> list[str]:
-        """Docker rules present before the start and missing now, appended in their order (best effort)."""
+        """Docker rules present before the start and missing now, each put back right after the rule that
+        preceded it then (so a chain's closing RETURN stays last)."""
         ran = []
         current = now.get(name, Table())
-        missing = collections.Counter(old.rules) - collections.Counter(current.rules)
-        for rule in old.rules:
-            words = shlex.split(rule)
-            if not missing[rule] or not ({words[1]} | _targets(words)) & DOCKER_CHAINS:
-                continue
-            missing[rule] -= 1
-            for chain in ({words[1]} | _targets(words)) & DOCKER_CHAINS:
-                if chain not in current.chains:
-                    ran.append(self._run(binary, name, ["-N", chain]))
-                    current.chains[chain] = "-"
-            ran.append(self._run(binary, name, words))
+        for chain in dict.fromkeys(shlex.split(rule)[1] for rule in old.rules):
+            before = [rule for rule in old.rules if shlex.split(rule)[1] == chain]
+            present = [rule for rule in current.rules if shlex.split(rule)[1] == chain]
+            for index, rule in enumerate(before):
+                words = shlex.split(rule)
+                if rule in present or not ({chain} | _targets(words)) & DOCKER_CHAINS:
+                    continue
+                for needed in sorted(({chain} | _targets(words)) & DOCKER_CHAINS):
+                    if needed not in current.chains:
+                        ran.append(self._run(binary, name, ["-N", needed]))
+                        current.chains[needed] = "-"
+                previous = next((r for r in reversed(before[:index]) if r in present), None)
+                position = present.index(previous) + 1 if previous is not None else 0
+                ran.append(self._run(binary, name, ["-I", chain, str(position + 1), *words[2:]]))
+                present.insert(position, rule)
         return ran
 
     @staticmethod
