@@ -11,7 +11,8 @@
   Debian packages (tests/stack/standins/<name>/: a Dockerfile FROM an mmdebstrap root filesystem).
 
 Every image carries a label with the hash of its definition: it is built only when missing or changed
-(`--force` rebuilds). `python -m tools.stack.images [--shop] [--standins] [--force]`
+(`--force` rebuilds). `python -m tools.stack.images [--shop] [--standins] [--force]`; `--wheelhouse` alone
+fills var/wheelhouse only, for `docker compose build` on an engine of one's own (no engine started).
 """
 
 from __future__ import annotations
@@ -235,6 +236,7 @@ def build_wheelhouse(*, force: bool = False, target: Path = WHEELHOUSE) -> Path:
     stamp = target / ".stamp"
     digest = wheelhouse_digest()
     if not force and stamp.is_file() and stamp.read_text().strip() == digest:
+        _out(f"wheelhouse {target}: up to date")
         return target
     started = time.monotonic()
     staging = target.with_name(f"{target.name}.partial")
@@ -263,7 +265,7 @@ def build_wheelhouse(*, force: bool = False, target: Path = WHEELHOUSE) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     count = len(list(target.glob("*.whl")))
-    _out(f"wheelhouse {target.relative_to(ROOT)}: {count} wheels in {time.monotonic() - started:.1f} s")
+    _out(f"wheelhouse {target}: {count} wheels in {time.monotonic() - started:.1f} s")
     return target
 
 
@@ -442,10 +444,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shop", action="store_true", help="the Shop image (shop:local)")
     parser.add_argument("--standins", action="store_true", help="the stand-in images (shop-standin/*:local)")
     parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    parser.add_argument(
+        "--wheelhouse", action="store_true", help="only var/wheelhouse (no engine; for `docker compose build`)"
+    )
     parser.add_argument("--builder", choices=["buildkit", "legacy"], default="buildkit", help="for the Shop image")
     args = parser.parse_args(argv)
     everything = not (args.shop or args.standins)
     try:
+        if args.wheelhouse:
+            build_wheelhouse(force=args.force)
+            if everything:
+                return 0
         with Engine() as engine:
             started = time.monotonic()
             if args.force:
