@@ -26,7 +26,7 @@ pytestmark = pytest.mark.timeout(300)
 SCENARIOS = r"""
 import json, os, subprocess, sys
 from pathlib import Path
-from tools.stack.engine import Engine, EngineError, _mounts_under
+from tools.stack.engine import Engine, EngineError, _mounts_under, purge
 
 scenario, workdir = sys.argv[1], Path(sys.argv[2])
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
@@ -89,8 +89,10 @@ def clean():
         "after": {"firewall": firewall(), "links": links()},
         "dockerd_alive": os.path.exists(f"/proc/{pid}"),
         "mounts": _mounts_under(engine.exec_root),
-        "left": sorted(p.name for p in engine.run_dir.iterdir()),
+        "left": engine.run_dir.exists(),
         "stop_seconds": engine.stop_seconds,
+        "kept_data": engine.data_root.is_dir(),
+        "purged": purge(engine.state_dir) or not engine.data_root.exists(),
     }
 
 
@@ -123,6 +125,11 @@ def given():
     found["compose"] = compose.stdout.strip()
     engine.stop()
     found["first_answers"] = first.docker("version", check=False).returncode == 0
+    try:
+        purge(first.state_dir)
+        found["purge_refused"] = None
+    except EngineError as error:
+        found["purge_refused"] = str(error)
     first.stop()
     os.environ["SHOP_DOCKER_HOST"] = "unix:///nonexistent/docker.sock"
     try:
@@ -167,13 +174,17 @@ def test_a_stopped_private_engine_leaves_no_chain_rule_bridge_or_mount(tmp_path:
     # when: an engine with two networks (one internal) and a published port, then stopped
     found = _in_namespace("clean", tmp_path)
 
-    # then: while it ran there were Docker chains and bridges; after it, exactly what was there before
+    # then: while it ran there were Docker chains and bridges; after it, exactly what was there before,
+    # and nothing of it under /run
     assert any(":DOCKER-ISOLATION-STAGE-1" in rule for rules in found["running"]["firewall"].values() for rule in rules)
     assert any(link.startswith("br-") for link in found["running"]["links"])
     assert found["after"] == found["before"]
     assert found["dockerd_alive"] is False
     assert found["mounts"] == []
-    assert found["left"] == ["exec", "lock"]
+    assert found["left"] is False
+    # the data root stays for warm builds until `python -m tools.stack.engine --purge`
+    assert found["kept_data"] is True
+    assert found["purged"] is True
     sys.stdout.write(f"\nprivate engine: stopped with a running container in {found['stop_seconds']:.1f} s\n")
 
 
@@ -202,3 +213,4 @@ def test_a_given_engine_is_used_and_never_stopped(tmp_path: Path) -> None:
     assert found["compose"].startswith("Docker Compose version v2.")
     assert found["first_answers"] is True
     assert "does not answer" in found["unreachable"]
+    assert "is running; stop it first" in found["purge_refused"]

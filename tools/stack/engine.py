@@ -457,6 +457,9 @@ class Engine:
                 self._log.close()
             if self._lock is not None:
                 self._lock.close()
+                # Nothing of this engine is left under /run (its exec root is empty now).
+                if not _mounts_under(self.run_dir):
+                    shutil.rmtree(self.run_dir, ignore_errors=True)
             self._popen = self._log = self._lock = self._firewall = None
 
     def _bridges(self) -> set[str]:
@@ -573,6 +576,7 @@ def purge(state_dir: Path = STATE_DIR) -> None:
         if _mounts_under(engine.data_root):
             raise EngineError(f"mounts left under {engine.data_root}")
         shutil.rmtree(engine.data_root, ignore_errors=True)
+    shutil.rmtree(engine.run_dir, ignore_errors=True)
     sys.stdout.write(f"deleted {engine.data_root}\n")
 
 
