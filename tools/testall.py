@@ -60,7 +60,8 @@ def suite_env(suite: Suite) -> dict[str, str]:
 def run(suite: Suite, extra: list[str]) -> tuple[int, float]:
     argv = [sys.executable, "-m", "pytest", suite.path, "-q", "-p", "no:cacheprovider", *extra]
     if suite.name == "stack":
-        argv.insert(argv.index("-q") + 1, "-s")  # its figures (seconds, memory) are the point
+        # Its figures (seconds, memory) are the point; its session fixture builds images and starts the stack.
+        argv[argv.index("-q") + 1 : argv.index("-q") + 1] = ["-s", "-o", "timeout=1200"]
     if suite.settings:
         argv += ["--ds", suite.settings]
     started = time.monotonic()
