@@ -350,3 +350,33 @@ def test_staff_reach_every_admin_over_https_on_loopback_through_caddy() -> None:
         assert env["CSRF_TRUSTED_ORIGINS"] == f"https://${{SHOP_DOMAIN:-localhost}}:${{{upper}_ADMIN_PORT:-{port}}}"
         assert env["BEHIND_TLS_PROXY"] == "true"
         assert "ports" not in services()[service]
+
+
+def _health_gated_depth(name: str) -> int:
+    """How many containers deep the start of `name` waits for health checks or completed jobs."""
+    waits = services()[name].get("depends_on", {})
+    gated = [d for d, spec in waits.items() if spec.get("condition") != "service_started"]
+    return 1 + max((_health_gated_depth(d) for d in gated), default=0)
+
+
+def test_the_stack_is_healthy_after_a_short_chain_of_health_checks() -> None:
+    # Five levels of 15 s health-check intervals took 85 s to a healthy stack; the edge now waits for
+    # databases -> image and migrations -> services -> gateway, with probes every 10 s at most.
+    assert _health_gated_depth("caddy") <= 5
+    assert _health_gated_depth("gateway") <= 4
+    for name, service in services().items():
+        interval = service.get("healthcheck", {}).get("interval", "0s")
+        assert int(interval.rstrip("s")) <= 15, (name, interval)
+    for name in ("users", "products", "orders", "carts", "gateway", "products-grpc"):
+        assert services()[name]["healthcheck"]["interval"] == "10s", name
+
+
+def test_the_readme_names_the_full_stacks_consoles_as_compose_serves_them() -> None:
+    readme = (ROOT / "README.md").read_text()
+    grafana = services()["grafana"]
+
+    # Grafana is plain HTTP on loopback (its root URL says so), the admins HTTPS through Caddy
+    assert environment(grafana)["GF_SERVER_ROOT_URL"].startswith("http://")
+    assert "https://localhost:3001" not in readme
+    assert "<http://127.0.0.1:3001>" in readme
+    assert "<https://localhost:5000/admin/>" in readme

@@ -95,9 +95,9 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             "structlog": {"()": formatter, "log_format": log_format},
         },
         "handlers": {
-            "stdout": {"class": "logging.StreamHandler", "formatter": "structlog"},
+            "stderr": {"class": "logging.StreamHandler", "formatter": "structlog"},
         },
-        "root": {"handlers": ["stdout"], "level": level},
+        "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
             # gunicorn's and uvicorn's own lines (start-up, workers, signals) through the same handler;
             # configuring them here also drops the plain-text handler gunicorn gives its error log.
