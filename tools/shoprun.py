@@ -3,7 +3,8 @@
 Embedded defaults: one SQLite file per service under var/, local-memory caches (for products a file
 cache its processes share), Tansu as the Kafka broker. Point any of them elsewhere with the usual
 environment variables (`SHOP_<SERVICE>_DATABASE_URL`, `CACHE_URL`, `KAFKA_BOOTSTRAP_SERVERS`); the
-end-to-end suite runs the same processes on PostgreSQL and Redis.
+end-to-end suite runs the same processes on PostgreSQL and Redis. `make run` also starts Prometheus
+and Alertmanager when the machine has them (tools/monitoring.py; `Stack(monitoring=True)`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from tools import monitoring as shop_monitoring
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -52,6 +55,8 @@ class Process:
     health_url: str | None = None
     grpc_health: str | None = None
     tcp_port: int | None = None
+    # Where Prometheus scrapes it (/metrics on 127.0.0.1); its job is the process name.
+    metrics_port: int | None = None
     popen: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -99,7 +104,15 @@ def _tcp_open(port: int) -> bool:
 class Stack:
     """Prepares (keys, migrations, demo data) and runs every process of the shop."""
 
-    def __init__(self, *, environ: Mapping[str, str] | None = None, stream: bool = True, var_dir: Path | None = None):
+    def __init__(
+        self,
+        *,
+        environ: Mapping[str, str] | None = None,
+        stream: bool = True,
+        var_dir: Path | None = None,
+        monitoring: bool = False,
+    ):
+        """`monitoring`: also run Prometheus and Alertmanager when their binaries are on PATH (`make run`)."""
         base = dict(os.environ if environ is None else environ)
         self.var_dir = var_dir or Path(base.get("SHOP_VAR_DIR", ROOT / "var"))
         self.log_dir = self.var_dir / "log"
@@ -118,6 +131,10 @@ class Stack:
             "GRPC_TLS_DIR": str(self.grpc_tls_dir),
             **{f"{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, (_, port) in DOMAIN_SERVICES.items()},
         }
+        self.monitoring = monitoring
+        self.monitoring_layout = shop_monitoring.Layout(self.var_dir)
+        # Why monitoring did not start (one line for the banner), or None.
+        self.monitoring_notice: str | None = None
         self.processes: list[Process] = []
         self._lock = threading.Lock()
         self._stopping = False
@@ -260,6 +277,7 @@ class Stack:
                     ],
                     env={"WEB_CONCURRENCY": workers, "PROMETHEUS_MULTIPROC_DIR": str(prom_dir)},
                     health_url=f"http://127.0.0.1:{port}/health/ready",
+                    metrics_port=port,
                 )
             )
         procs.append(
@@ -282,6 +300,7 @@ class Stack:
                     "5",
                 ],
                 health_url=f"http://127.0.0.1:{GATEWAY_PORT}/health/live",
+                metrics_port=GATEWAY_PORT,
             )
         )
         procs.append(
@@ -290,6 +309,7 @@ class Stack:
                 [PY, "-m", "product_svc.grpc_server"],
                 env={"METRICS_PORT": "9400", "PRODUCTS_GRPC_PORT": str(GRPC_PORT)},
                 grpc_health=f"127.0.0.1:{GRPC_PORT}",
+                metrics_port=9400,
             )
         )
         workers_spec = [
@@ -305,9 +325,54 @@ class Stack:
                     [PY, str(ROOT / package / "manage.py"), command],
                     env={"METRICS_PORT": str(metrics_port)},
                     health_url=f"http://127.0.0.1:{metrics_port}/metrics",
+                    metrics_port=metrics_port,
                 )
             )
+        if self.monitoring:
+            procs.extend(self._monitoring_plan())
         return procs
+
+    def _monitoring_plan(self) -> list[Process]:
+        """Alertmanager and Prometheus (started last, stopped first), or nothing and a notice why."""
+        binaries = shop_monitoring.find_binaries(self.base_env.get("PATH"))
+        if binaries is None:
+            self.monitoring_notice = shop_monitoring.INSTALL_HINT
+            return []
+        layout = self.monitoring_layout
+        log_format = "json" if self.base_env.get("LOG_FORMAT") == "json" else "logfmt"
+        return [
+            Process(
+                "alertmanager",
+                shop_monitoring.alertmanager_argv(binaries.alertmanager, layout, log_format=log_format),
+                health_url=f"http://127.0.0.1:{shop_monitoring.ALERTMANAGER_PORT}/-/ready",
+            ),
+            Process(
+                "prometheus",
+                shop_monitoring.prometheus_argv(binaries.prometheus, layout, log_format=log_format),
+                health_url=f"http://127.0.0.1:{shop_monitoring.PROMETHEUS_PORT}/-/ready",
+            ),
+        ]
+
+    def _prepare_monitoring(self, planned: list[Process]) -> list[Process]:
+        """Write the monitoring configuration for `planned`; when its ports are taken (Debian's own
+        prometheus service, say), plan without it and say so: the shop itself starts as before."""
+        names = {"prometheus", "alertmanager"}
+        if not names & {p.name for p in planned}:
+            return planned
+        ports = [shop_monitoring.PROMETHEUS_PORT, shop_monitoring.ALERTMANAGER_PORT]
+        if taken := [port for port in ports if not _port_free(port)]:
+            self.monitoring_notice = (
+                f"Prometheus and Alertmanager not started: 127.0.0.1 port {', '.join(map(str, taken))} in use "
+                "(Debian's own services? systemctl disable --now prometheus prometheus-alertmanager)."
+            )
+            return [p for p in planned if p.name not in names]
+        shop_monitoring.write_configs(
+            self.monitoring_layout,
+            {p.name: p.metrics_port for p in planned if p.metrics_port is not None},
+            webhook_url=self.base_env.get("SHOP_ALERT_WEBHOOK_URL") or None,
+            scrape_interval=self.base_env.get("SHOP_PROMETHEUS_SCRAPE_INTERVAL") or None,
+        )
+        return planned
 
     def _env_for(self, proc: Process) -> dict[str, str]:
         service = proc.name.split("-")[0]
@@ -329,6 +394,7 @@ class Stack:
         ]
         if taken:
             raise RuntimeError(f"ports already in use: {taken} (is another `make run` going?)")
+        planned = self._prepare_monitoring(planned)
         for proc in planned:
             proc.log_path = self.log_dir / f"{proc.name}.log"
             log_file = proc.log_path.open("ab")
@@ -441,7 +507,18 @@ class Stack:
             self.stop()
 
 
-def _banner(report: list[str], seconds: float) -> str:
+def _monitoring_lines(stack: Stack) -> list[str]:
+    if stack.monitoring_notice:
+        return [f"  {stack.monitoring_notice}"]
+    if not any(p.name == "prometheus" for p in stack.processes):
+        return []
+    return [
+        f"  Prometheus        http://127.0.0.1:{shop_monitoring.PROMETHEUS_PORT}/",
+        f"  Alertmanager      http://127.0.0.1:{shop_monitoring.ALERTMANAGER_PORT}/",
+    ]
+
+
+def _banner(report: list[str], seconds: float, monitoring: list[str] | None = None) -> str:
     lines = [
         "",
         f"Shop is up in {seconds:.1f} s. Ctrl-C stops everything; data stays in var/.",
@@ -452,6 +529,7 @@ def _banner(report: list[str], seconds: float) -> str:
     ]
     for name, (_, port) in DOMAIN_SERVICES.items():
         lines.append(f"  {name + ' admin':<17} http://127.0.0.1:{port}/admin/")
+    lines += monitoring or []
     lines += ["", "  Logs: var/log/<process>.log", "", *[f"  {line}" for line in report], ""]
     return "\n".join(lines)
 
@@ -461,14 +539,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="do not stream process output (it stays in var/log)")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    stack = Stack(stream=not args.quiet)
+    stack = Stack(stream=not args.quiet, monitoring=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         report = stack.prepare()
         stack.start()
         stack.wait_healthy()
-        sys.stdout.write(_banner(report, time.monotonic() - started) + "\n")
+        sys.stdout.write(_banner(report, time.monotonic() - started, _monitoring_lines(stack)) + "\n")
         sys.stdout.flush()
         while not stop.is_set():
             if dead := stack.dead():
