@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 OUT_DIR = Path(__file__).resolve().parent / "dashboards"
 
@@ -75,22 +75,33 @@ def prom(expr: str, legend: str = "__auto", *, instant: bool = False) -> dict[st
     return target
 
 
-def timeseries(title: str, targets: list[dict[str, Any]], unit: str, description: str = "") -> Panel:
+def thresholds(steps: list[tuple[str, float | None]]) -> dict[str, Any]:
+    """Grafana's absolute thresholds: (colour, from value), the first from minus infinity (None)."""
+    return {"mode": "absolute", "steps": [{"color": color, "value": value} for color, value in steps]}
+
+
+def timeseries(
+    title: str,
+    targets: list[dict[str, Any]],
+    unit: str,
+    description: str = "",
+    *,
+    threshold_lines: list[tuple[str, float | None]] | None = None,
+) -> Panel:
     for ref, target in zip("ABCDEFGH", targets, strict=False):
         target["refId"] = ref
+    custom: dict[str, Any] = {"lineWidth": 1, "fillOpacity": 10, "showPoints": "never"}
+    defaults: dict[str, Any] = {"unit": unit, "custom": custom}
+    if threshold_lines:
+        custom["thresholdsStyle"] = {"mode": "line"}
+        defaults["thresholds"] = thresholds(threshold_lines)
     return {
         "type": "timeseries",
         "title": title,
         "description": description,
         "datasource": PROMETHEUS,
         "targets": targets,
-        "fieldConfig": {
-            "defaults": {
-                "unit": unit,
-                "custom": {"lineWidth": 1, "fillOpacity": 10, "showPoints": "never"},
-            },
-            "overrides": [],
-        },
+        "fieldConfig": {"defaults": defaults, "overrides": []},
         "options": {
             "legend": {"displayMode": "table", "placement": "bottom", "calcs": ["mean", "max", "lastNotNull"]},
             "tooltip": {"mode": "multi", "sort": "desc"},
@@ -98,15 +109,30 @@ def timeseries(title: str, targets: list[dict[str, Any]], unit: str, description
     }
 
 
-def stat(title: str, target: dict[str, Any], unit: str, description: str = "") -> Panel:
+def stat(
+    title: str,
+    target: dict[str, Any],
+    unit: str,
+    description: str = "",
+    *,
+    decimals: int | None = None,
+    colors: list[tuple[str, float | None]] | None = None,
+) -> Panel:
     target["refId"] = "A"
+    defaults: dict[str, Any] = {
+        "unit": unit,
+        "decimals": decimals if decimals is not None else 2 if unit == "percentunit" else 0,
+    }
+    if colors:
+        defaults["thresholds"] = thresholds(colors)
+        defaults["color"] = {"mode": "thresholds"}
     return {
         "type": "stat",
         "title": title,
         "description": description,
         "datasource": PROMETHEUS,
         "targets": [target],
-        "fieldConfig": {"defaults": {"unit": unit, "decimals": 2 if unit == "percentunit" else 0}, "overrides": []},
+        "fieldConfig": {"defaults": defaults, "overrides": []},
         "options": {
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
             "colorMode": "value",
@@ -902,7 +928,184 @@ def events_and_grpc() -> dict[str, Any]:
     )
 
 
-DASHBOARDS = (overview, errors, gateway, business, events_and_grpc)
+# --- SLOs: the same routes, thresholds and objectives as compose/prometheus/rules/shop-slo.yml ----------
+# (tests/infra/test_dashboards.py checks that each selector here is the one its recording rules use).
+
+
+class Slo(NamedTuple):
+    name: str  # the `slo` label
+    title: str
+    routes: str  # a selector of the gateway's route labels
+    threshold: str  # the latency bucket (`le`) a good response is in
+    threshold_text: str
+
+
+SLOS = (
+    Slo(
+        "browse",
+        "Browse",
+        'job="gateway", view=~"api:category_list|api:product_list|api:product_detail", method="GET"',
+        "0.5",
+        "0.5 s",
+    ),
+    Slo(
+        "cart",
+        "Cart",
+        'job="gateway", view=~"api:cart_item_add|api:cart_item_update", method=~"POST|PATCH|DELETE"',
+        "0.5",
+        "0.5 s",
+    ),
+    Slo("checkout", "Checkout", 'job="gateway", view="api:checkout", method="POST"', "1.0", "1 s"),
+)
+SLIS = {"availability": "99.9% of responses not 5xx", "latency": "99% of responses faster than {threshold}"}
+SLO_WINDOWS = ("5m", "30m", "1h", "6h", "3d")
+DAYS_30_IN_MINUTES = 30 * 24 * 60
+# The paging and ticket factors of the alerts: 1 spends the budget in exactly 30 days.
+BURN_LINES: list[tuple[str, float | None]] = [("green", None), ("yellow", 1), ("orange", 6), ("red", 14.4)]
+# Traffic-weighted share of bad events over 30 days, from the 5-minute rates the rules record.
+BUDGET_SPENT = (
+    "(sum_over_time(slo:sli_bad_events:rate5m[30d]) / sum_over_time(slo:sli_events:rate5m[30d]))"
+    " / slo:error_budget:ratio"
+)
+
+
+def slo_dashboard() -> dict[str, Any]:
+    g = Layout()
+    panels = [
+        g.row("Error budget over the last 30 days"),
+        g.place(
+            stat(
+                "Objective",
+                prom("slo:objective:ratio", "{{slo}} {{sli}}", instant=True),
+                "percentunit",
+                "The share of good events each SLO promises over 30 days (docs/slo.md says why).",
+            ),
+            6,
+            6,
+        ),
+        g.place(
+            stat(
+                "Error budget left",
+                prom(f"1 - {BUDGET_SPENT}", "{{slo}} {{sli}}", instant=True),
+                "percentunit",
+                "1 - (bad events / events over 30 days) / (1 - objective). Below 0 the SLO is missed: "
+                "spend what is left on reliability, not on risky changes.",
+                colors=[("red", None), ("orange", 0), ("green", 0.25)],
+            ),
+            9,
+            6,
+        ),
+        g.place(
+            stat(
+                "Error budget left, in minutes of full outage",
+                prom(
+                    f"(1 - {BUDGET_SPENT}) * slo:error_budget:ratio * {DAYS_30_IN_MINUTES}",
+                    "{{slo}} {{sli}}",
+                    instant=True,
+                ),
+                "m",
+                "How long every request could fail (or be slow) before the SLO is missed: "
+                "43.2 minutes per 30 days for 99.9%, 7.2 hours for 99%.",
+                colors=[("red", None), ("orange", 0), ("green", 1)],
+            ),
+            9,
+            6,
+        ),
+        g.row("Burn rate per window (1 = the whole budget in exactly 30 days)"),
+    ]
+    for sli, promise in SLIS.items():
+        for slo in SLOS:
+            m = f'{{slo="{slo.name}", sli="{sli}"}}'
+            panels.append(
+                g.place(
+                    timeseries(
+                        f"{slo.title} {sli}: {promise.format(threshold=slo.threshold_text)}",
+                        [
+                            prom(f"slo:sli_error:ratio_rate{window}{m} / slo:error_budget:ratio{m}", window)
+                            for window in SLO_WINDOWS
+                        ],
+                        "suffix:x",
+                        f"{slo.title}{sli.title()}BudgetBurn pages when 1h and 5m are both above 14.4 or 6h and 30m "
+                        "above 6, and opens a ticket when 3d and 6h are above 1 (the lines).",
+                        threshold_lines=BURN_LINES,
+                    ),
+                    8,
+                    8,
+                )
+            )
+    bad_5xx = " or ".join(
+        f'sum by (view, method, status) (rate({RESPONSES}{{{slo.routes}, status=~"5.."}}[{RI}]))' for slo in SLOS
+    )
+    slow = " or ".join(
+        f'(sum by (view, method) (rate({LATENCY}{{{slo.routes}, le="+Inf"}}[{RI}]))'
+        f' - sum by (view, method) (rate({LATENCY}{{{slo.routes}, le="{slo.threshold}"}}[{RI}])))'
+        for slo in SLOS
+    )
+    panels += [
+        g.row("The events that burned it"),
+        g.place(
+            timeseries(
+                "5xx on SLO routes, by route and status",
+                [prom(bad_5xx, "{{method}} {{view}} {{status}}")],
+                "reqps",
+                "Bad events of the availability SLOs. GET api:checkout is the order list (not in an SLO); "
+                "503 and 504 are a downstream the gateway could not reach in time (see Shop / Gateway).",
+            ),
+            12,
+            8,
+        ),
+        g.place(
+            timeseries(
+                "Responses slower than the SLO threshold, by route",
+                [prom(slow, "{{method}} {{view}}")],
+                "reqps",
+                "Bad events of the latency SLOs: browse and cart over 0.5 s, checkout over 1 s.",
+            ),
+            12,
+            8,
+        ),
+        g.place(
+            timeseries(
+                "Bad events per SLO",
+                [prom("slo:sli_bad_events:rate5m", "{{slo}} {{sli}}")],
+                "reqps",
+                "Per second over 5 minutes, as the recording rules count them.",
+            ),
+            12,
+            8,
+        ),
+        g.place(
+            timeseries(
+                "Events per SLO",
+                [prom("slo:sli_events:rate5m", "{{slo}} {{sli}}")],
+                "reqps",
+                "Requests the SLOs judge, per second over 5 minutes: at low traffic a few bad events move the "
+                "ratio a lot.",
+            ),
+            12,
+            8,
+        ),
+        g.place(
+            logs(
+                "Gateway error lines",
+                '{project="shop", service="gateway", level=~"error|critical"}',
+                "5xx access lines and errors of the gateway; a line's trace_id opens the request's trace in Tempo.",
+            ),
+            24,
+            12,
+        ),
+    ]
+    return dashboard(
+        "shop-slo",
+        "Shop / SLOs and Error Budgets",
+        "Browse, cart and checkout SLOs measured at the gateway: budget left over 30 days, burn rate per "
+        "alert window, and the requests that burned it. docs/slo.md explains the targets and alerts.",
+        panels,
+        [],
+    )
+
+
+DASHBOARDS = (overview, errors, gateway, business, events_and_grpc, slo_dashboard)
 
 
 def render_all() -> dict[str, str]:

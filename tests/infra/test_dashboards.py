@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 
 import yaml
 
@@ -70,7 +71,10 @@ EXPECTED_DASHBOARDS = {
     "shop-gateway": "Shop / Gateway",
     "shop-business": "Shop / Business",
     "shop-events-grpc": "Shop / Events and gRPC",
+    "shop-slo": "Shop / SLOs and Error Budgets",
 }
+# Series the recording rules in compose/prometheus/rules/ write: dashboards and alerts may use them too.
+RECORDED_METRICS = {rule["record"] for rule in load_rules() if "record" in rule}
 
 
 def provisioned_datasources() -> dict[str, dict]:
@@ -90,7 +94,7 @@ def test_metric_name_extraction_finds_metrics_and_ignores_functions_labels_and_v
     assert metric_names(expr) == {"foo_bucket", "bar_total", "up"}
 
 
-def test_the_five_dashboards_exist_and_parse() -> None:
+def test_the_six_dashboards_exist_and_parse() -> None:
     boards = load_dashboards()
 
     assert {b["uid"]: b["title"] for b in boards.values()} == EXPECTED_DASHBOARDS
@@ -155,7 +159,7 @@ def test_dashboard_queries_use_only_exported_metric_names() -> None:
     assert len(queries) > 40
 
     for query in queries:
-        unknown = metric_names(query.expr) - EXPORTED_METRICS
+        unknown = metric_names(query.expr) - EXPORTED_METRICS - RECORDED_METRICS
         assert not unknown, f"{query.dashboard} / {query.panel}: unknown metric {sorted(unknown)}"
         assert metric_names(query.expr), f"{query.dashboard} / {query.panel}: no metric in {query.expr}"
 
@@ -169,8 +173,8 @@ def test_template_variables_use_only_exported_metric_names() -> None:
 
 def test_alert_expressions_use_only_exported_metric_names() -> None:
     for rule in load_rules():
-        unknown = metric_names(rule["expr"]) - EXPORTED_METRICS
-        assert not unknown, f"{rule.get('alert')}: unknown metric {sorted(unknown)}"
+        unknown = metric_names(rule["expr"]) - EXPORTED_METRICS - RECORDED_METRICS
+        assert not unknown, f"{rule.get('alert') or rule.get('record')}: unknown metric {sorted(unknown)}"
 
 
 def test_trace_to_metrics_queries_use_only_exported_metric_names() -> None:
@@ -198,3 +202,46 @@ def test_dashboard_json_is_stable_formatting() -> None:
     for path in DASHBOARD_DIR.glob("*.json"):
         text = path.read_text()
         assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n", path.name
+
+
+def test_the_slo_dashboard_shows_budget_burn_rate_and_bad_events_of_every_slo_with_the_rules_routes() -> None:
+    board = next(b for b in load_dashboards().values() if b["uid"] == "shop-slo")
+    queries = [q.expr for q in dashboard_queries() if q.dashboard == "shop-slo"]
+    burn_panels = [
+        p
+        for p in iter_panels(board["panels"])
+        if p["type"] == "timeseries" and p["fieldConfig"]["defaults"].get("thresholds")
+    ]
+    events = {
+        (rule["labels"]["slo"], rule["labels"]["sli"]): rule["expr"]
+        for rule in load_rules()
+        if rule.get("record") == "slo:sli_events:rate5m"
+    }
+    bad = {
+        (rule["labels"]["slo"], rule["labels"]["sli"]): rule["expr"]
+        for rule in load_rules()
+        if rule.get("record") == "slo:sli_bad_events:rate5m"
+    }
+
+    # every SLO (slo, sli) of the rules: its burn rate at every window the rules record, with the alert factors
+    assert len(events) == 6
+    for slo, sli in events:
+        selector = f'{{slo="{slo}", sli="{sli}"}}'
+        for window in ("5m", "30m", "1h", "6h", "3d"):
+            assert f"slo:sli_error:ratio_rate{window}{selector} / slo:error_budget:ratio{selector}" in queries
+    assert len(burn_panels) == 6
+    for panel in burn_panels:
+        assert [s["value"] for s in panel["fieldConfig"]["defaults"]["thresholds"]["steps"]] == [None, 1, 6, 14.4]
+    # budget left over 30 days, for all SLOs at once
+    assert any("slo:sli_bad_events:rate5m[30d]" in q and q.startswith("1 - ") for q in queries)
+    # the bad events by route use the very route selectors and latency thresholds of the recording rules
+    for (slo, sli), expr in events.items():
+        routes = re.search(r"\{(job=\"gateway\"[^}]*?)(, le=\"\+Inf\")?\}", expr)
+        assert routes, expr
+        if sli == "availability":
+            assert any(routes.group(1) + ', status=~"5.."}' in q for q in queries), routes.group(1)
+        else:
+            threshold = re.search(r'le="([0-9.]+)"', bad[(slo, sli)])
+            assert threshold, bad[(slo, sli)]
+            for le in ("+Inf", threshold.group(1)):
+                assert any(f'{routes.group(1)}, le="{le}"}}' in q for q in queries), (routes.group(1), le)
