@@ -14,7 +14,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.stack.support import COMPOSE_FILE, HOST_ON_SHOP_NETWORK, Stack, WebhookReceiver, prometheus_config
+from tests.stack.support import (
+    COMPOSE_FILE,
+    HOST_ON_SHOP_NETWORK,
+    PROJECT,
+    Stack,
+    WebhookReceiver,
+    prometheus_config,
+)
 from tools.stack.engine import Engine
 from tools.stack.images import build_shop_image, build_standins
 from tools.stack.prepare import prepare
@@ -106,3 +113,21 @@ def stack(engine: Engine, images: None, tmp_path_factory: pytest.TempPathFactory
         down_started = time.monotonic()
         stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", timeout=300, check=False)
         sys.stdout.write(f"stack: down in {time.monotonic() - down_started:.1f} s\n")
+        left = _leftovers(engine)
+        assert left == {}, f"docker compose down left these behind: {left}"
+
+
+def _leftovers(engine: Engine) -> dict[str, list[str]]:
+    """The project's containers, volumes and networks still on the engine (the engine's own are not)."""
+    label = f"label=com.docker.compose.project={PROJECT}"
+    found = {
+        kind: engine.docker(
+            *command, "--filter", label, "--format", "{{.Name}}" if kind != "containers" else "{{.Names}}"
+        ).stdout.split()
+        for kind, command in (
+            ("containers", ("ps", "--all")),
+            ("volumes", ("volume", "ls")),
+            ("networks", ("network", "ls")),
+        )
+    }
+    return {kind: names for kind, names in found.items() if names}
