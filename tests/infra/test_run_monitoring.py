@@ -1,0 +1,441 @@
+"""`make run` with Prometheus and Alertmanager: generated configuration, checked by the machine's own
+promtool and amtool, and the real `python -m tools.shoprun` seen through Prometheus's HTTP API.
+
+The live tests start the whole shop on its fixed ports (3000, 5000-5003, 9090, 9093, 9400-9404, 50051,
+9092) like the end-to-end suite; run them alone (flock /tmp/shop-e2e.lock) when anything else may use them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.infra.support import ALERTMANAGER_FILE, PROMETHEUS_DIR, ROOT, require_tool
+from tools import monitoring
+from tools.shoprun import Stack
+
+# The embedded ports (tools/shoprun.py's plan) by job, and each job's `service` label as compose gives it.
+EMBEDDED = {
+    "gateway": (3000, "gateway"),
+    "users": (5000, "users"),
+    "products": (5001, "products"),
+    "orders": (5002, "orders"),
+    "carts": (5003, "carts"),
+    "products-grpc": (9400, "products"),
+    "users-relay": (9401, "users"),
+    "orders-relay": (9402, "orders"),
+    "carts-consumer": (9403, "carts"),
+    "products-consumer": (9404, "products"),
+    "prometheus": (9090, "prometheus"),
+    "alertmanager": (9093, "alertmanager"),
+}
+PROMETHEUS = "http://127.0.0.1:9090"
+ALERTMANAGER = "http://127.0.0.1:9093"
+MONITORING_BINARIES = ("prometheus", "prometheus-alertmanager", "alertmanager")
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+
+
+@functools.cache
+def _targets() -> dict[str, int]:
+    """Job -> metrics port from shoprun's own plan (planned in a scratch var/: planning resets metric dirs)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        environ = {"PATH": os.environ["PATH"], "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+        stack = Stack(environ=environ, stream=False, var_dir=Path(scratch), monitoring=True)
+        return {p.name: p.metrics_port for p in stack.plan() if p.metrics_port is not None}
+
+
+def _require_monitoring() -> None:
+    if monitoring.find_binaries(os.environ.get("PATH")) is None:
+        require_tool("prometheus")
+        require_tool("prometheus-alertmanager")
+
+
+def _rule_groups() -> set[str]:
+    return {
+        group["name"]
+        for path in (PROMETHEUS_DIR / "rules").glob("*.yml")
+        for group in yaml.safe_load(path.read_text())["groups"]
+    }
+
+
+def _written(tmp_path: Path, webhook_url: str | None = None) -> monitoring.Layout:
+    layout = monitoring.Layout(tmp_path)
+    monitoring.write_configs(layout, _targets(), webhook_url=webhook_url, scrape_interval=None)
+    return layout
+
+
+# --- generated configuration ---------------------------------------------------------------------
+
+
+def test_the_embedded_prometheus_config_passes_promtool_with_the_full_stacks_rule_files(tmp_path: Path) -> None:
+    promtool = require_tool("promtool")
+    layout = _written(tmp_path)
+
+    result = _run([promtool, "check", "config", str(layout.prometheus_config)])
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    rule_files = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
+    assert f"SUCCESS: {len(rule_files)} rule files found" in result.stdout
+    for path in rule_files:
+        assert f"Checking {path}\n  SUCCESS" in result.stdout
+    config = yaml.safe_load(layout.prometheus_config.read_text())
+    assert config["rule_files"] == [str(PROMETHEUS_DIR / "rules" / "*.yml")]  # read in place, not copied
+    assert layout.prometheus_config.stat().st_mode & 0o777 == 0o600
+
+
+def test_embedded_jobs_are_the_compose_jobs_make_run_has_on_its_ports_with_compose_labels(tmp_path: Path) -> None:
+    # given
+    compose = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    compose_jobs = {job["job_name"]: job for job in compose["scrape_configs"]}
+
+    # when
+    config = yaml.safe_load(_written(tmp_path).prometheus_config.read_text())
+
+    # then
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == set(EMBEDDED)
+    assert set(compose_jobs) - set(jobs) == monitoring.FULL_STACK_ONLY_JOBS  # a new compose job must be decided on
+    for name, (port, service) in EMBEDDED.items():
+        assert jobs[name]["static_configs"] == [{"targets": [f"127.0.0.1:{port}"], "labels": {"service": service}}]
+        assert compose_jobs[name]["static_configs"][0]["labels"] == {"service": service}
+        assert "basic_auth" not in jobs[name]  # loopback only, nothing asks for it
+    assert config["global"] == compose["global"]
+    assert config["alerting"] == {"alertmanagers": [{"static_configs": [{"targets": ["127.0.0.1:9093"]}]}]}
+
+
+def test_a_shorter_scrape_interval_also_shortens_evaluation_and_a_longer_timeout() -> None:
+    config = monitoring.prometheus_config(_targets(), scrape_interval="2s")
+
+    assert config["global"]["scrape_interval"] == "2s"
+    assert config["global"]["evaluation_interval"] == "2s"
+    assert config["global"]["scrape_timeout"] == "2s"
+
+
+def test_a_make_run_process_without_a_compose_scrape_job_is_refused() -> None:
+    with pytest.raises(ValueError, match="no scrape job"):
+        monitoring.prometheus_config({**_targets(), "payments": 5009})
+
+
+def _amtool() -> str:
+    amtool = require_tool("amtool")
+    version = _run([amtool, "--version"])
+    sys.stdout.write(f"amtool: {(version.stdout + version.stderr).splitlines()[0]}\n")
+    return amtool
+
+
+@pytest.mark.parametrize("webhook_url", [None, "http://127.0.0.1:8099/alerts?token=x"])
+def test_the_embedded_alertmanager_config_passes_the_machines_amtool(tmp_path: Path, webhook_url: str | None) -> None:
+    amtool = _amtool()
+    layout = _written(tmp_path, webhook_url)
+
+    result = _run([amtool, "check-config", str(layout.alertmanager_config)])
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert layout.alertmanager_config.stat().st_mode & 0o777 == 0o600  # the URL may carry a token
+
+
+@pytest.mark.parametrize("webhook_url", [None, "http://127.0.0.1:8099/alerts"])
+def test_the_embedded_alertmanager_keeps_composes_routes_and_inhibit_rules(
+    tmp_path: Path, webhook_url: str | None
+) -> None:
+    # given
+    compose = yaml.safe_load(ALERTMANAGER_FILE.read_text())
+
+    # when
+    embedded = yaml.safe_load(_written(tmp_path, webhook_url).alertmanager_config.read_text())
+
+    # then
+    assert embedded["route"] == compose["route"]
+    assert embedded["inhibit_rules"] == compose["inhibit_rules"]
+    assert embedded["global"] == compose["global"]
+    assert [r["name"] for r in embedded["receivers"]] == [r["name"] for r in compose["receivers"]]
+    for mine, theirs in zip(embedded["receivers"], compose["receivers"], strict=True):
+        if webhook_url is None:
+            assert "webhook_configs" not in mine
+        else:
+            expected = [
+                {**{k: v for k, v in hook.items() if k != "url_file"}, "url": webhook_url}
+                for hook in theirs["webhook_configs"]
+            ]
+            assert mine["webhook_configs"] == expected
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        ({"alertname": "TargetDown", "severity": "critical", "service": "orders"}, "webhook-critical"),
+        ({"alertname": "KafkaConsumerLagHigh", "severity": "warning", "service": "carts"}, "webhook"),
+    ],
+)
+def test_the_embedded_alertmanager_routes_by_severity_like_composes(
+    tmp_path: Path, labels: dict[str, str], receiver: str
+) -> None:
+    amtool = _amtool()
+    layout = _written(tmp_path)
+
+    result = _run(
+        [amtool, "config", "routes", "test", "--config.file", str(layout.alertmanager_config)]
+        + [f"{k}={v}" for k, v in labels.items()]
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == receiver
+
+
+# --- the real `make run` -------------------------------------------------------------------------
+
+
+@dataclass
+class Webhook:
+    """A webhook receiver on a free loopback port: what Alertmanager delivers, in order."""
+
+    server: ThreadingHTTPServer
+    received: queue.Queue[dict[str, Any]] = field(default_factory=queue.Queue)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    received: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.put(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Webhook(server, received)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One var/ for the module: the second start reuses the first one's migrations and demo data."""
+    return tmp_path_factory.mktemp("var")
+
+
+@dataclass
+class MakeRun:
+    proc: subprocess.Popen[str]
+    lines: list[str]
+
+    def banner(self, deadline: float) -> list[str]:
+        """stdout up to the end of the banner (its last line is blank after the demo data's lines)."""
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line.rstrip("\n"))
+            if any(text.startswith("Shop is up") for text in self.lines) and self.lines[-1].startswith("  Logs:"):
+                return self.lines
+        raise AssertionError(f"no banner (exit {self.proc.poll()}):\n" + "\n".join(self.lines))
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+
+
+def _make_run(var_dir: Path, **env: str) -> MakeRun:
+    environ = {k: v for k, v in os.environ.items() if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "CACHE_URL"}}
+    environ.update({"SHOP_VAR_DIR": str(var_dir), "OTEL_EXPORTER_OTLP_ENDPOINT": "", **env})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools.shoprun", "--quiet"],
+        cwd=ROOT,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=(var_dir / "shoprun.stderr").open("a"),
+        text=True,
+    )
+    return MakeRun(proc, [])
+
+
+def _poll(what: str, check: Any, deadline: float) -> Any:
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except httpx.TransportError as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(0.25)
+    raise AssertionError(f"{what}: not in time; last seen {last!r}")
+
+
+def _post_when_ready(alert: dict[str, str], result: queue.Queue[int | str], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{ALERTMANAGER}/-/ready", timeout=1.0).status_code == 200:
+                result.put(httpx.post(f"{ALERTMANAGER}/api/v2/alerts", json=[{"labels": alert}], timeout=5).status_code)
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    result.put("Alertmanager never answered")
+
+
+def _port_open(port: int) -> bool:
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=1.0)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+def test_make_run_scrapes_every_process_loads_every_rule_group_and_delivers_to_the_webhook(
+    var_dir: Path, webhook: Webhook
+) -> None:
+    _require_monitoring()
+    # given: `make run` with a 1 s scrape interval and a webhook for the alerts
+    started = time.monotonic()
+    run = _make_run(var_dir, SHOP_PROMETHEUS_SCRAPE_INTERVAL="1s", SHOP_ALERT_WEBHOOK_URL=webhook.url)
+    alert = {"alertname": "ShopRunMonitoringCheck", "severity": "critical", "service": "gateway"}
+    posted: queue.Queue[int | str] = queue.Queue()
+    try:
+        # when: as soon as Alertmanager answers (its critical route waits 10 s: not after the banner), an
+        # alert goes to it the way Prometheus sends one
+        threading.Thread(target=_post_when_ready, args=(alert, posted, started + 150), daemon=True).start()
+        banner = run.banner(deadline=started + 150)
+        up_in = time.monotonic() - started
+        assert "  Prometheus        http://127.0.0.1:9090/" in banner
+        assert "  Alertmanager      http://127.0.0.1:9093/" in banner
+        assert posted.get(timeout=10) == 200
+
+        # then: every embedded target up, with compose's job and service labels, on its port
+        def all_up() -> dict[str, tuple[str, str, str]] | None:
+            active = httpx.get(f"{PROMETHEUS}/api/v1/targets", params={"state": "active"}, timeout=5).json()
+            seen = {
+                t["labels"]["job"]: (t["labels"]["service"], t["scrapeUrl"], t["health"])
+                for t in active["data"]["activeTargets"]
+            }
+            return (
+                seen if all(health == "up" for _, _, health in seen.values()) and set(seen) == set(EMBEDDED) else None
+            )
+
+        targets = _poll("every target up", all_up, time.monotonic() + 30)
+        targets_in = time.monotonic() - started
+        assert targets == {
+            job: (service, f"http://127.0.0.1:{port}/metrics", "up") for job, (port, service) in EMBEDDED.items()
+        }
+
+        # and every rule group of compose/prometheus/rules loaded from there
+        rules = httpx.get(f"{PROMETHEUS}/api/v1/rules", timeout=5).json()["data"]["groups"]
+        assert {group["name"] for group in rules} == _rule_groups()
+        assert {Path(group["file"]).parent for group in rules} == {PROMETHEUS_DIR / "rules"}
+
+        # and Prometheus sends its alerts to the embedded Alertmanager
+        alertmanagers = httpx.get(f"{PROMETHEUS}/api/v1/alertmanagers", timeout=5).json()["data"]
+        assert [a["url"] for a in alertmanagers["activeAlertmanagers"]] == ["http://127.0.0.1:9093/api/v2/alerts"]
+
+        # and the critical route delivered the alert to the webhook given by url (group_wait 10 s)
+        delivered = webhook.received.get(timeout=30)
+        delivered_in = time.monotonic() - started
+        assert delivered["receiver"] == "webhook-critical"
+        assert [a["labels"] for a in delivered["alerts"]] == [alert]
+        sys.stdout.write(
+            f"\nmake run with monitoring: banner {up_in:.1f} s, every target up {targets_in:.1f} s, "
+            f"webhook delivery {delivered_in:.1f} s after start\n"
+        )
+    finally:
+        stopping = time.monotonic()
+        code = run.stop()
+        sys.stdout.write(f"make run with monitoring stopped in {time.monotonic() - stopping:.1f} s\n")
+
+    # then: stopped with the rest
+    assert code == 0, (var_dir / "shoprun.stderr").read_text()
+    assert not _port_open(9090)
+    assert not _port_open(9093)
+
+
+def test_without_prometheus_on_path_make_run_starts_the_rest_and_says_how_to_get_it(
+    var_dir: Path, tmp_path: Path
+) -> None:
+    # given: PATH without the monitoring binaries (each directory holding one is shadowed without them)
+    entries = []
+    for index, directory in enumerate(os.environ["PATH"].split(os.pathsep)):
+        folder = Path(directory)
+        if not any((folder / name).exists() for name in MONITORING_BINARIES):
+            entries.append(directory)
+            continue
+        shadow = tmp_path / f"path{index}"
+        shadow.mkdir()
+        for item in folder.iterdir():
+            if item.name not in MONITORING_BINARIES:
+                (shadow / item.name).symlink_to(item)
+        entries.append(str(shadow))
+    path = os.pathsep.join(entries)
+    assert monitoring.find_binaries(path) is None
+
+    # when
+    run = _make_run(var_dir, PATH=path)
+    try:
+        banner = run.banner(deadline=time.monotonic() + 150)
+
+        # then
+        assert [line for line in banner if "Prometheus" in line] == [f"  {monitoring.INSTALL_HINT}"]
+        assert "apt-get install prometheus prometheus-alertmanager" in monitoring.INSTALL_HINT
+        assert httpx.get("http://127.0.0.1:3000/api/health", timeout=5).status_code == 200
+        assert not _port_open(9090)
+        assert not _port_open(9093)
+    finally:
+        code = run.stop()
+    assert code == 0, (var_dir / "shoprun.stderr").read_text()
+
+
+def test_with_prometheus_port_taken_make_run_plans_without_monitoring_and_says_why(tmp_path: Path) -> None:
+    # given: something else (Debian's own prometheus service, say) listens on 127.0.0.1:9090
+    _require_monitoring()
+    environ = {"PATH": os.environ["PATH"], "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+    stack = Stack(environ=environ, stream=False, var_dir=tmp_path, monitoring=True)
+    planned = stack.plan()
+    assert {"prometheus", "alertmanager"} <= {p.name for p in planned}
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past connections of another test's Prometheus
+        other.bind(("127.0.0.1", 9090))
+        other.listen()
+
+        # when
+        kept = stack._prepare_monitoring(planned)
+
+    # then
+    assert [p.name for p in kept] == [p.name for p in planned if p.name not in {"prometheus", "alertmanager"}]
+    assert stack.monitoring_notice is not None
+    assert "port 9090 in use" in stack.monitoring_notice
+    assert not monitoring.Layout(tmp_path).prometheus_config.exists()
