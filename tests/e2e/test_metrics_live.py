@@ -112,7 +112,8 @@ def _query(prometheus: str, expr: str) -> list[dict[str, Any]]:
 
 def _scripted_load(shop: Shop, api: httpx.Client, staff: Customer, new_customer: Callable[[], Customer]) -> None:
     """A few customers' worth of everything the dashboards show: browsing, errors, carts, orders, cancels,
-    and one short outage of the orders database, so the error panels have real 5xx and exceptions."""
+    and one short outage of the orders database (order list and checkout), so the error panels have real
+    5xx and exceptions."""
     category = api.get("/api/categories").json()["items"][0]["slug"]
     sku = f"MET-{uuid.uuid4().hex[:8].upper()}"
     product = api.post(
@@ -136,6 +137,9 @@ def _scripted_load(shop: Shop, api: httpx.Client, staff: Customer, new_customer:
         for _ in range(2):
             outage = api.get("/api/orders", headers=customer.auth)
             assert outage.status_code == 503, outage.text
+        # and a checkout: a 5xx on an SLO route, the bad events of the SLO dashboard
+        outage = api.post("/api/orders", headers={**customer.auth, "Idempotency-Key": str(uuid.uuid4())})
+        assert outage.status_code == 503, outage.text
     finally:
         shop.orders_db.restore()
 
