@@ -132,6 +132,20 @@ def _scripted_load(shop: Shop, api: httpx.Client, staff: Customer, new_customer:
         api.get("/api/orders", headers=customer.auth)
         api.post(f"/api/orders/{order['id']}/cancel", headers=customer.auth)
         api.post("/api/orders", headers={**customer.auth, "Idempotency-Key": str(uuid.uuid4())})  # empty cart: 422
+    # gRPC answers that are not OK, made here so the gRPC error panels never depend on what earlier tests did
+    # (their 1 m rate window): an unknown product (NOT_FOUND) and a checkout of more than is left
+    # (FAILED_PRECONDITION)
+    unknown = api.post("/api/cart/items", json={"product_id": str(uuid.uuid4()), "quantity": 1}, headers=customer.auth)
+    assert unknown.status_code == 404, unknown.text
+    scarce = api.post(
+        "/api/products",
+        json={"sku": f"{sku}-S", "name": f"Scarce Clock {sku}", "price": "9.00", "stock": 2, "category": category},
+        headers=staff.auth,
+    ).json()
+    api.post("/api/cart/items", json={"product_id": scarce["id"], "quantity": 2}, headers=customer.auth)
+    api.patch(f"/api/products/{scarce['id']}", json={"stock_on_hand": 1}, headers=staff.auth)
+    short = api.post("/api/orders", headers={**customer.auth, "Idempotency-Key": str(uuid.uuid4())})
+    assert short.status_code == 409, short.text
     shop.orders_db.cut()
     try:
         for _ in range(2):
