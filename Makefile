@@ -10,7 +10,7 @@ SERVICES := user_svc product_svc order_svc cart_svc gateway_svc
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install run test test-stack lint fmt proto requirements dashboards bench load up down down-volumes certs clean
+.PHONY: help install run test test-stack lint fmt proto requirements dashboards bench load fault faults up down down-volumes certs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -65,6 +65,13 @@ bench: install ## Benchmarks, side by side; writes docs/BENCHMARKS.md
 
 load: install ## Headless Locust load against a running shop (make run first)
 	$(BIN)/locust -f bench/locustfile.py --headless --users $${USERS:-20} --spawn-rate 5 --run-time $${RUN_TIME:-60s} --host $${HOST:-http://127.0.0.1:3000}
+
+fault: install ## Switch a fault on (NAME=... [VALUE=...]) or off (NAME=... OFF=1) in every running process; docs/faults.md
+	@test -n "$(NAME)" || { echo "usage: make fault NAME=<fault> [VALUE=<value>] | make fault NAME=<fault> OFF=1 (make faults lists them)"; exit 2; }
+	$(PY) -m tools.faults $(if $(OFF),off $(NAME),set $(NAME) $(VALUE))
+
+faults: install ## List every fault switch, its state and value
+	@$(PY) -m tools.faults list
 
 dashboards: install ## Regenerate grafana/dashboards/*.json from grafana/generate_dashboards.py
 	$(PY) grafana/generate_dashboards.py

@@ -20,6 +20,15 @@ STAFF_PASSWORD = "a-staff-passphrase"  # noqa: S105  # pragma: allowlist secret
 pytest_plugins = ["shopkit.testing.kafka", "shopkit.testing.grpc_tls", "shopkit.testing.fake_products"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _shop_faults_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every fault off in tests: a flags file of the session's own, never the operator's var/faults.json.
+    A test switches a fault with `python -m tools.faults --file $SHOP_FAULTS_FILE` (see docs/faults.md)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHOP_FAULTS_FILE", str(tmp_path_factory.mktemp("faults") / "faults.json"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _shop_test_keys(request: pytest.FixtureRequest) -> Iterator[None]:
     """Services verify tokens with the test key pair instead of fetching the users service's JWKS."""
