@@ -13,69 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
-from shopkit.faults import FAULTS, Fault, faults_file, read_flags, write_flags
-
-
-def parse_value(fault: Fault, raw: str | None) -> bool | int | float:
-    if raw is None or raw == "":
-        return fault.default_on
-    if fault.kind is bool:
-        lowered = raw.lower()
-        if lowered not in {"true", "false", "1", "0", "on", "off"}:
-            raise ValueError(f"{fault.name} takes true or false, not {raw!r}")
-        return lowered in {"true", "1", "on"}
-    if fault.kind is int:
-        value: int | float = int(raw)
-    else:
-        value = float(raw)
-        if not 0 <= value <= 1:
-            raise ValueError(f"{fault.name} takes a share between 0 and 1, not {raw!r}")
-    if value < 0:
-        raise ValueError(f"{fault.name} takes a value of 0 or more, not {raw!r}")
-    return value
-
-
-def _off_value(fault: Fault) -> bool | int | float:
-    return fault.kind()
-
-
-def flag_definition(fault: Fault, value: bool | int | float, *, on: bool) -> dict[str, Any]:
-    return {
-        "state": "ENABLED",
-        "variants": {"on": value, "off": _off_value(fault)},
-        "defaultVariant": "on" if on else "off",
-    }
-
-
-def fault_set(path: Path, name: str, raw: str | None) -> bool | int | float:
-    fault = FAULTS[name]
-    value = parse_value(fault, raw)
-    flags = read_flags(path)
-    flags[name] = flag_definition(fault, value, on=True)
-    write_flags(path, flags)
-    return value
-
-
-def fault_off(path: Path, name: str) -> None:
-    fault = FAULTS[name]
-    flags = read_flags(path)
-    last = flags.get(name, {}).get("variants", {}).get("on", fault.default_on)
-    flags[name] = flag_definition(fault, last, on=False)
-    write_flags(path, flags)
-
-
-def fault_states(path: Path) -> list[tuple[str, bool, Any, str]]:
-    """(name, on, value, description) for every known fault, as the file has it."""
-    flags = read_flags(path)
-    rows: list[tuple[str, bool, Any, str]] = []
-    for name, fault in FAULTS.items():
-        flag: dict[str, Any] = flags.get(name) or {}
-        on = flag.get("state") == "ENABLED" and flag.get("defaultVariant") == "on"
-        value = flag.get("variants", {}).get("on", fault.default_on)
-        rows.append((name, on, value, fault.description))
-    return rows
+from shopkit.faults import FAULTS, fault_off, fault_set, fault_states, faults_file
 
 
 def main(argv: list[str] | None = None) -> int:

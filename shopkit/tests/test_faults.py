@@ -6,6 +6,7 @@ flags file lives in tmp_path. No database, Redis or fixed port is used.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -13,8 +14,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.http import HttpResponse
+from django.test import RequestFactory
 
 from shopkit import faults
 
@@ -271,3 +275,44 @@ def _wait_until(condition: object, *, timeout: float = 10.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError("condition not met before the deadline")
+
+
+def test_middleware_answers_a_problem_503_and_leaves_probes_alone(in_process: Path, settings: Any) -> None:
+    # given
+    settings.SHOP_HTTP_FAULTS = ("products-errors",)
+    middleware = faults.FaultMiddleware(lambda request: HttpResponse("ok"))
+    _cli(in_process, "set", "products-errors", "1")
+    _wait_until(lambda: faults.fault_value("products-errors", 0.0) == 1.0)
+    # when
+    api = middleware(RequestFactory().get("/api/products"))
+    probe = middleware(RequestFactory().get("/health/ready"))
+    # then
+    assert api.status_code == 503
+    assert api["Content-Type"] == "application/problem+json"
+    assert json.loads(api.content)["type"] == "https://shop.example/problems/fault-injected"
+    assert probe.status_code == 200
+
+
+def test_async_middleware_adds_latency_without_blocking_the_loop(in_process: Path, settings: Any) -> None:
+    # given
+    settings.SHOP_HTTP_FAULTS = ("products-http-latency",)
+
+    async def view(request: Any) -> HttpResponse:
+        return HttpResponse("ok")
+
+    middleware = faults.FaultMiddleware(view)
+    _cli(in_process, "set", "products-http-latency", "200")
+    _wait_until(lambda: faults.fault_value("products-http-latency", 0) == 200)
+
+    async def two_requests() -> list[int]:
+        responses = await asyncio.gather(*(middleware(RequestFactory().get("/api/x")) for _ in range(2)))
+        return [response.status_code for response in responses]
+
+    # when
+    started = time.perf_counter()
+    statuses = asyncio.run(two_requests())
+    elapsed = time.perf_counter() - started
+    # then: both slowed, side by side on one loop (asyncio.sleep, not time.sleep)
+    assert statuses == [200, 200]
+    assert elapsed >= 0.2
+    sys.stdout.write(f"\ntwo concurrent async requests with 200 ms latency: {elapsed * 1000:.0f} ms\n")

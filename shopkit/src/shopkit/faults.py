@@ -10,6 +10,7 @@ even started unless `SHOP_FAULTS_ENABLED=true`. `python -m tools.faults` (`make 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -23,6 +24,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from openfeature import api
 from openfeature.client import OpenFeatureClient
@@ -67,6 +69,8 @@ FAULTS: dict[str, Fault] = {
             "errors",
         ),
         Fault("catalog-cache-off", bool, True, "the products catalog cache misses every read"),
+        Fault("carts-unavailable", bool, True, "orders cannot read carts (checkout answers 503 carts-unavailable)"),
+        Fault("orders-db-slow", int, 200, "milliseconds added to every SQL statement of an orders HTTP request", "db"),
         Fault("outbox-relay-stalled", bool, True, "every outbox relay loops without publishing (backlog grows)"),
         Fault("consumer-fail-every-event", bool, True, "every Kafka consumer handler fails (events dead-lettered)"),
         Fault("memory-leak", int, 64, "KiB kept per HTTP request by the products process (capped at 256 MiB)", "leak"),
@@ -119,6 +123,68 @@ def read_flags(path: Path) -> dict[str, Any]:
         return {}
     flags: dict[str, Any] = json.loads(path.read_text()).get("flags", {})
     return flags
+
+
+# -- editing the flags file (tools.faults, tests) ----------------------------------------
+def parse_value(fault: Fault, raw: str | None) -> bool | int | float:
+    if raw is None or raw == "":
+        return fault.default_on
+    if fault.kind is bool:
+        lowered = raw.lower()
+        if lowered not in {"true", "false", "1", "0", "on", "off"}:
+            raise ValueError(f"{fault.name} takes true or false, not {raw!r}")
+        return lowered in {"true", "1", "on"}
+    if fault.kind is int:
+        value: int | float = int(raw)
+    else:
+        value = float(raw)
+        if not 0 <= value <= 1:
+            raise ValueError(f"{fault.name} takes a share between 0 and 1, not {raw!r}")
+    if value < 0:
+        raise ValueError(f"{fault.name} takes a value of 0 or more, not {raw!r}")
+    return value
+
+
+def _off_value(fault: Fault) -> bool | int | float:
+    return fault.kind()
+
+
+def flag_definition(fault: Fault, value: bool | int | float, *, on: bool) -> dict[str, Any]:
+    return {
+        "state": "ENABLED",
+        "variants": {"on": value, "off": _off_value(fault)},
+        "defaultVariant": "on" if on else "off",
+    }
+
+
+def fault_set(path: Path, name: str, raw: str | None) -> bool | int | float:
+    """Switch `name` on with `raw` (as typed; None: the fault's usual value); returns the value written."""
+    fault = FAULTS[name]
+    value = parse_value(fault, raw)
+    flags = read_flags(path)
+    flags[name] = flag_definition(fault, value, on=True)
+    write_flags(path, flags)
+    return value
+
+
+def fault_off(path: Path, name: str) -> None:
+    fault = FAULTS[name]
+    flags = read_flags(path)
+    last = flags.get(name, {}).get("variants", {}).get("on", fault.default_on)
+    flags[name] = flag_definition(fault, last, on=False)
+    write_flags(path, flags)
+
+
+def fault_states(path: Path) -> list[tuple[str, bool, Any, str]]:
+    """(name, on, value, description) for every known fault, as the file has it."""
+    flags = read_flags(path)
+    rows: list[tuple[str, bool, Any, str]] = []
+    for name, fault in FAULTS.items():
+        flag: dict[str, Any] = flags.get(name) or {}
+        on = flag.get("state") == "ENABLED" and flag.get("defaultVariant") == "on"
+        value = flag.get("variants", {}).get("on", fault.default_on)
+        rows.append((name, on, value, fault.description))
+    return rows
 
 
 _lock = threading.Lock()
@@ -242,8 +308,21 @@ def apply_call(names: Iterable[str]) -> None:
             apply_memory_leak(name)
         elif effect == "burn":
             apply_cpu_burn(name)
+        elif effect == "db":
+            continue  # applied around a request's queries (FaultMiddleware), not at the start of a call
         else:
             apply_failure(name)
+
+
+class _SlowQueries:
+    """A database execute wrapper (Django's `connection.execute_wrapper`) that sleeps before each statement."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        time.sleep(self.seconds)
+        return execute(sql, params, many, context)
 
 
 class FaultMiddleware:
@@ -265,17 +344,24 @@ class FaultMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if iscoroutinefunction(self):
             return self.__acall__(request)
-        if self._applies(request):
-            try:
-                apply_call(self.names)
-            except FaultInjected as exc:
-                return _problem(exc)
-        return self.get_response(request)
+        if not self._applies(request):
+            return self.get_response(request)
+        try:
+            apply_call(self.names)
+        except FaultInjected as exc:
+            return _problem(exc)
+        with contextlib.ExitStack() as stack:
+            for name in self.names:
+                if FAULTS[name].effect == "db" and (milliseconds := fault_value(name, 0)) > 0:
+                    stack.enter_context(connection.execute_wrapper(_SlowQueries(milliseconds / 1000)))
+            return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         if self._applies(request):
             try:
                 for name in self.names:
+                    if FAULTS[name].effect == "db":
+                        continue  # sync services only: the ORM's connection is per thread
                     if FAULTS[name].effect == "latency":
                         # Never block the event loop for added latency (CPU burn blocks it on purpose).
                         await asyncio.sleep(fault_value(name, 0) / 1000)

@@ -17,7 +17,12 @@ STAFF_PASSWORD = "a-staff-passphrase"  # noqa: S105  # pragma: allowlist secret
 
 # The broker fixtures (`kafka_bootstrap`, `tansu_broker`), the in-memory products service (`fake_products`)
 # and gRPC test certificates (`grpc_pki`; every test runs with its service's identity).
-pytest_plugins = ["shopkit.testing.kafka", "shopkit.testing.grpc_tls", "shopkit.testing.fake_products"]
+pytest_plugins = [
+    "shopkit.testing.kafka",
+    "shopkit.testing.grpc_tls",
+    "shopkit.testing.fake_products",
+    "shopkit.testing.faults",
+]
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -26,6 +31,7 @@ def _shop_faults_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
     A test switches a fault with `python -m tools.faults --file $SHOP_FAULTS_FILE` (see docs/faults.md)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SHOP_FAULTS_FILE", str(tmp_path_factory.mktemp("faults") / "faults.json"))
+        patch.setenv("SHOP_FAULTS_POLL_MS", "50")
         yield
 
 
