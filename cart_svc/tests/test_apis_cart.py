@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from cart_svc.carts.models import Cart, CartLine
 from cart_svc.tests.conftest import Shopper
 from cart_svc.tests.factories import CartFactory, CartLineFactory
-from cart_svc.tests.problems import assert_problem
+from shopkit.testing.problems import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ from prometheus_client import REGISTRY
 from order_svc.orders.models import Order
 from order_svc.tests.carts_standin import CartsStandIn
 from order_svc.tests.conftest import Shopper
-from order_svc.tests.problems import assert_problem
 from shopkit.events.models import OutboxEvent
+from shopkit.testing.problems import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from order_svc.tests.conftest import Shopper
 from order_svc.tests.factories import OrderFactory, confirmed_order
-from order_svc.tests.problems import assert_problem
+from shopkit.testing.problems import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import pytest
 
 from product_svc.catalog.models import Category
 from product_svc.tests.factories import CategoryFactory, ProductFactory
-from product_svc.tests.problems import assert_problem
+from shopkit.testing.problems import assert_problem
 
 
 def _names(response: Any) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from product_svc.catalog.models import Category, Product
 from product_svc.tests.factories import CategoryFactory, ProductFactory
-from product_svc.tests.problems import assert_problem
+from shopkit.testing.problems import assert_problem
 
 NEW_PRODUCT = {"sku": "LAMP-1", "name": "Desk Lamp", "price": "12.50", "stock": 3, "category": "kitchen"}
 

@@ -11,10 +11,10 @@ from rest_framework.test import APIClient
 
 from shopkit.auth import verify_access_token
 from shopkit.events.models import OutboxEvent
+from shopkit.testing.problems import assert_problem
 from user_svc.accounts.models import RefreshToken, User
 from user_svc.accounts.services import TokenPair
 from user_svc.tests.factories import DEFAULT_PASSWORD, UserFactory
-from user_svc.tests.problems import assert_problem
 
 pytestmark = pytest.mark.django_db
 

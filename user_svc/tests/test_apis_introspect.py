@@ -12,12 +12,12 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from shopkit.testing.problems import assert_problem
 from shopkit.testing.tokens import access_token
 from user_svc.accounts import services
 from user_svc.accounts.models import RefreshToken, User
 from user_svc.accounts.services import TokenPair
 from user_svc.tests.factories import UserFactory
-from user_svc.tests.problems import assert_problem
 
 pytestmark = pytest.mark.django_db
 

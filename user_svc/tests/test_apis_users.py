@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from rest_framework.test import APIClient
 
+from shopkit.testing.problems import assert_problem
 from shopkit.testing.tokens import access_token, signing_keypair
 from user_svc.accounts.models import RefreshToken, User
 from user_svc.accounts.services import TokenPair
 from user_svc.tests.factories import DEFAULT_PASSWORD
-from user_svc.tests.problems import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Assertions on RFC 9457 problem-details responses."""
+"""Assertions on RFC 9457 problem-details responses of a Django test client (every service's suite)."""
 
 from __future__ import annotations
 
