@@ -42,7 +42,9 @@ MIDDLEWARE = [
     "gateway_svc.inline_middleware.RequestLogMiddleware",
     "shopkit.problems.ProblemMiddleware",
     "gateway_svc.inline_middleware.PrometheusAfterMiddleware",
+    "shopkit.faults.FaultMiddleware",
 ]
+SHOP_HTTP_FAULTS = ("gateway-cpu-burn",)
 if not SHOP_METRICS_ENABLED:
     MIDDLEWARE = [m for m in MIDDLEWARE if "Prometheus" not in m]
 

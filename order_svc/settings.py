@@ -31,3 +31,5 @@ SHOP_PERIODIC_TASKS = [
     ("order_svc.orders.tasks.expire_pending_orders", env.float("ORDER_EXPIRY_CHECK_SECONDS", default=60.0)),
     *SHOP_EVENTS_PERIODIC_TASKS,
 ]
+# Fault switches of the orders HTTP API (shopkit.faults, docs/faults.md); carts-unavailable is in orders.carts.
+SHOP_HTTP_FAULTS = ("orders-db-slow",)

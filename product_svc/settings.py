@@ -52,3 +52,5 @@ PRODUCTS_GRPC_METRICS_PORT = env.int("METRICS_PORT", default=9400)
 # Reflection lists the methods only outside production.
 PRODUCTS_GRPC_CALLERS = PRODUCTS_CALLERS
 PRODUCTS_GRPC_REFLECTION = not is_production()
+# Fault switches of the products HTTP API (shopkit.faults, docs/faults.md); gRPC's are in catalog.servicer.
+SHOP_HTTP_FAULTS = ("products-http-latency", "products-errors", "memory-leak")

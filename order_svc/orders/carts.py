@@ -12,6 +12,7 @@ import structlog
 from django.conf import settings
 
 from order_svc.orders.errors import CartsUnavailable
+from shopkit.faults import fault_enabled
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +55,9 @@ def cart_fetch(*, authorization: str) -> Cart:
     headers = {"Authorization": authorization, "Accept": "application/json"}
     if request_id := structlog.contextvars.get_contextvars().get("request_id"):
         headers["X-Request-ID"] = str(request_id)
+    if fault_enabled("carts-unavailable"):  # a fault switch (docs/faults.md): as if carts were unreachable
+        log.warning("carts_unreachable", url=url, error="fault carts-unavailable is on", error_type="FaultInjected")
+        raise CartsUnavailable
     try:
         response = _http().get(url, headers=headers, timeout=settings.CARTS_TIMEOUT_SECONDS)
     except httpx.HTTPError as exc:

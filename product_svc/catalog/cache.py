@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from product_svc.catalog import metrics
+from shopkit.faults import fault_enabled
 
 log = structlog.get_logger(__name__)
 
@@ -70,7 +71,8 @@ def cached(key: str, produce: Callable[[], T]) -> T:
         metrics.CATALOG_CACHE.labels(result="bypass").inc()
         return produce()
     versioned = f"{key}:v{version}"
-    hit = cache.get(versioned)
+    # The catalog-cache-off fault: every read asks Redis for a key nobody stores, a real miss (docs/faults.md).
+    hit = cache.get(f"{versioned}:cache-off" if fault_enabled("catalog-cache-off") else versioned)
     if hit is not None:
         metrics.CATALOG_CACHE.labels(result="hit").inc()
         return hit  # type: ignore[no-any-return]

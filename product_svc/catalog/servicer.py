@@ -11,9 +11,12 @@ from product_svc.catalog import selectors, services
 from product_svc.catalog.errors import CatalogValidationError, InvalidReservation
 from product_svc.catalog.models import Product, ReservationLine
 from shop.product.v1 import product_pb2, product_pb2_grpc
+from shopkit.faults import apply_call
 
 SERVICE_NAME = product_pb2.DESCRIPTOR.services_by_name["ProductService"].full_name
 MAX_IDS_PER_LOOKUP = selectors.MAX_PRODUCTS_PER_LOOKUP
+# Fault switches every method obeys first (shopkit.faults, docs/faults.md): FaultInjected is UNAVAILABLE.
+GRPC_FAULTS = ("products-grpc-latency", "products-errors")
 
 
 def _product_message(product: Product) -> product_pb2.Product:
@@ -47,11 +50,13 @@ def _order_id(raw: str) -> uuid.UUID:
 
 class ProductServicer(product_pb2_grpc.ProductServiceServicer):
     def GetProduct(self, request: product_pb2.GetProductRequest, context: grpc.ServicerContext) -> product_pb2.Product:
+        apply_call(GRPC_FAULTS)
         return _product_message(selectors.product_get(product_id=request.id))
 
     def GetProducts(
         self, request: product_pb2.GetProductsRequest, context: grpc.ServicerContext
     ) -> product_pb2.GetProductsResponse:
+        apply_call(GRPC_FAULTS)
         if len(request.ids) > MAX_IDS_PER_LOOKUP:
             raise CatalogValidationError({"ids": [f"At most {MAX_IDS_PER_LOOKUP} ids per call."]})
         products, missing = selectors.product_get_many(product_ids=request.ids)
@@ -60,6 +65,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
     def ReserveStock(
         self, request: product_pb2.ReserveStockRequest, context: grpc.ServicerContext
     ) -> product_pb2.ReserveStockResponse:
+        apply_call(GRPC_FAULTS)
         order_id = _order_id(request.order_id)
         if len(request.lines) > services.MAX_RESERVATION_LINES:
             raise InvalidReservation(f"A reservation has at most {services.MAX_RESERVATION_LINES} lines.")
@@ -77,6 +83,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
     def ReleaseStock(
         self, request: product_pb2.ReleaseStockRequest, context: grpc.ServicerContext
     ) -> product_pb2.ReleaseStockResponse:
+        apply_call(GRPC_FAULTS)
         order_id = _order_id(request.order_id)
         released = services.stock_release(order_id=order_id)
         return product_pb2.ReleaseStockResponse(order_id=str(order_id), released=released)
@@ -84,6 +91,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
     def ConfirmReservation(
         self, request: product_pb2.ConfirmReservationRequest, context: grpc.ServicerContext
     ) -> product_pb2.ConfirmReservationResponse:
+        apply_call(GRPC_FAULTS)
         order_id = _order_id(request.order_id)
         confirmed = services.stock_confirm(order_id=order_id)
         return product_pb2.ConfirmReservationResponse(order_id=str(order_id), confirmed=confirmed)

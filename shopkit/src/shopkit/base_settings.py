@@ -47,7 +47,11 @@ MIDDLEWARE = [
     # After django-structlog: it answers unhandled exceptions first and logs them exactly once.
     "shopkit.problems.ProblemMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, so a fault's 503 and latency are measured like a view's (shopkit.faults, docs/faults.md).
+    "shopkit.faults.FaultMiddleware",
 ]
+# The fault switches this service's HTTP requests obey (shopkit.faults.FAULTS names).
+SHOP_HTTP_FAULTS: tuple[str, ...] = ()
 
 # The observability benchmark's reference turns metrics off; everything else keeps them on.
 SHOP_METRICS_ENABLED = env.bool("SHOP_METRICS_ENABLED", default=True)

@@ -72,6 +72,7 @@ FAULTS: dict[str, Fault] = {
         Fault("carts-unavailable", bool, True, "orders cannot read carts (checkout answers 503 carts-unavailable)"),
         Fault("orders-db-slow", int, 200, "milliseconds added to every SQL statement of an orders HTTP request", "db"),
         Fault("outbox-relay-stalled", bool, True, "every outbox relay loops without publishing (backlog grows)"),
+        Fault("kafka-unreachable", bool, True, "the outbox relays' producers point at an address nobody listens on"),
         Fault("consumer-fail-every-event", bool, True, "every Kafka consumer handler fails (events dead-lettered)"),
         Fault("memory-leak", int, 64, "KiB kept per HTTP request by the products process (capped at 256 MiB)", "leak"),
         Fault("gateway-cpu-burn", int, 50, "milliseconds of busy work per gateway request", "burn"),
@@ -286,14 +287,17 @@ def apply_memory_leak(name: str) -> int:
 
 
 def apply_cpu_burn(name: str) -> None:
-    """Busy work for the fault's milliseconds (wall clock, so the loop always ends)."""
+    """Busy work for the fault's milliseconds of this thread's CPU time (so a busy machine does not shrink
+    it), given up after ten times that in wall-clock time (so the loop always ends)."""
     milliseconds = fault_value(name, 0)
     if milliseconds <= 0:
         return
-    deadline = time.perf_counter() + milliseconds / 1000
+    cpu_deadline = time.thread_time() + milliseconds / 1000
+    wall_deadline = time.monotonic() + 10 * milliseconds / 1000
     value = 0
-    while time.perf_counter() < deadline:
-        value = (value * 31 + 7) % 1_000_003
+    while time.thread_time() < cpu_deadline and time.monotonic() < wall_deadline:
+        for _ in range(1000):
+            value = (value * 31 + 7) % 1_000_003
 
 
 def apply_call(names: Iterable[str]) -> None:

@@ -46,6 +46,7 @@ from shopkit.events.metrics import consumer_metrics, serve_metrics
 from shopkit.events.propagation import context_from_headers, decode_kafka_headers
 from shopkit.events.runtime import stop_on_signals
 from shopkit.events.services import processed_event_record
+from shopkit.faults import apply_failure
 from shopkit.logging import get_logger
 from shopkit.periodic import PeriodicTasks
 from shopkit.tracing import tracer
@@ -368,6 +369,7 @@ class EventConsumer:
         with transaction.atomic():
             if not processed_event_record(consumer_group=self.group_id, event=event):
                 return Outcome.DUPLICATE
+            apply_failure("consumer-fail-every-event")  # a fault switch (docs/faults.md): retried, dead-lettered
             handler(event)
         return Outcome.PROCESSED
 

@@ -26,6 +26,7 @@ from shopkit.events.propagation import TRACE_HEADERS, capture_trace_headers, con
 from shopkit.events.selectors import outbox_backlog
 from shopkit.events.services import outbox_claim_batch, outbox_mark_refused, outbox_mark_sent, outbox_release
 from shopkit.events.tasks import purge_sent_outbox_rows
+from shopkit.faults import fault_enabled, is_stalled
 from shopkit.logging import get_logger
 from shopkit.periodic import PeriodicTasks
 from shopkit.tracing import tracer
@@ -33,6 +34,8 @@ from shopkit.tracing import tracer
 log = get_logger(__name__)
 
 STATS_INTERVAL_SECONDS = 5.0
+# Where the relay's producer points while the kafka-unreachable fault is on: port 1 on loopback, refused.
+UNREACHABLE_BOOTSTRAP = "127.0.0.1:1"
 MAX_BACKOFF_SECONDS = 30.0
 _NO_REPORT = "no delivery report before the flush timeout"
 # The outcome of a row not produced because an earlier row of its key failed in the same batch.
@@ -90,6 +93,7 @@ class OutboxRelay:
         # Longer than any flush, so a live relay never loses its claim; a dead relay's claim expires.
         self.lease = dt.timedelta(seconds=max(30.0, self.conf.delivery_timeout * 3))
         self._producer: Producer | None = None
+        self._producer_unreachable = False
         self._ensured: set[str] = set()
         self._metrics = relay_metrics()
         self._tracer = tracer(__name__)
@@ -115,8 +119,17 @@ class OutboxRelay:
             self._producer = None
 
     def _get_producer(self) -> Producer:
+        # The kafka-unreachable fault (docs/faults.md): a producer for an address nobody listens on, so the
+        # real outage path runs; replaced whenever the switch changes.
+        unreachable = fault_enabled("kafka-unreachable")
+        if self._producer is not None and unreachable != self._producer_unreachable:
+            self._discard_producer("fault kafka-unreachable switched " + ("on" if unreachable else "off"))
         if self._producer is None:
-            self._producer = Producer(producer_config(self.conf, client_id="outbox-relay"))
+            config = producer_config(self.conf, client_id="outbox-relay")
+            if unreachable:
+                config["bootstrap.servers"] = UNREACHABLE_BOOTSTRAP
+            self._producer = Producer(config)
+            self._producer_unreachable = unreachable
         return self._producer
 
     def _discard_producer(self, reason: str) -> None:
@@ -325,7 +338,8 @@ class OutboxRelay:
             # Long-running process: drop connections past CONN_MAX_AGE or broken by a database restart.
             close_old_connections()
             try:
-                result = self.publish_batch()
+                # The outbox-relay-stalled fault: loop, publish nothing, keep reporting the growing backlog.
+                result = BatchResult() if is_stalled("outbox-relay-stalled") else self.publish_batch()
                 self.report_backlog()
                 self.run_periodic()
             except DatabaseError as exc:
