@@ -316,3 +316,19 @@ def test_async_middleware_adds_latency_without_blocking_the_loop(in_process: Pat
     assert statuses == [200, 200]
     assert elapsed >= 0.2
     sys.stdout.write(f"\ntwo concurrent async requests with 200 ms latency: {elapsed * 1000:.0f} ms\n")
+
+
+def test_a_flags_file_that_cannot_be_created_leaves_every_fault_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the file's directory cannot exist (its parent is a regular file)
+    (tmp_path / "not-a-directory").write_text("")
+    monkeypatch.setenv("SHOP_FAULTS_FILE", str(tmp_path / "not-a-directory" / "faults.json"))
+    monkeypatch.delenv("SHOP_ENV", raising=False)
+    faults.reset()
+    try:
+        # when / then: no exception reaches the caller, every fault is off
+        assert [faults.fault_enabled(name) for name in faults.FAULTS] == [False] * len(faults.FAULTS)
+        faults.apply_call(faults.FAULTS)
+    finally:
+        faults.reset()

@@ -192,29 +192,37 @@ _lock = threading.Lock()
 _client: OpenFeatureClient | None = None
 _client_pid: int | None = None
 _provider: FlagdProvider | None = None
+# After a failed start (an unwritable var/, say), every fault is off until this monotonic time.
+START_RETRY_SECONDS = 30.0
+_retry_at = 0.0
 
 
 def _get_client() -> OpenFeatureClient | None:
     """The faults' OpenFeature client, its provider started once per process (again after a fork:
     the watcher thread does not survive one), or None when faults are not allowed here."""
-    global _client, _client_pid, _provider  # noqa: PLW0603
+    global _client, _client_pid, _provider, _retry_at  # noqa: PLW0603
     if _client is not None and _client_pid == os.getpid():
         return _client
-    if not faults_allowed():
+    if not faults_allowed() or time.monotonic() < _retry_at:
         return None
     with _lock:
         if _client is not None and _client_pid == os.getpid():
             return _client
         path = faults_file()
-        if not path.exists():
-            # The provider refuses a missing file; an empty one means every fault off.
-            write_flags(path, {})
-        provider = FlagdProvider(
-            resolver_type=ResolverType.FILE,
-            offline_flag_source_path=str(path),
-            deadline_ms=env.int("SHOP_FAULTS_POLL_MS", default=500),
-        )
-        api.set_provider_and_wait(provider, domain=DOMAIN)
+        try:
+            if not path.exists():
+                # The provider refuses a missing file; an empty one means every fault off.
+                write_flags(path, {})
+            provider = FlagdProvider(
+                resolver_type=ResolverType.FILE,
+                offline_flag_source_path=str(path),
+                deadline_ms=env.int("SHOP_FAULTS_POLL_MS", default=500),
+            )
+            api.set_provider_and_wait(provider, domain=DOMAIN)
+        except Exception as exc:  # noqa: BLE001 - a fault switch must never break the service: off, retried later
+            _retry_at = time.monotonic() + START_RETRY_SECONDS
+            log.warning("faults_unavailable", path=str(path), error=f"{type(exc).__name__}: {exc}")
+            return None
         _provider = provider
         _client = api.get_client(DOMAIN)
         _client_pid = os.getpid()
@@ -380,8 +388,9 @@ class FaultMiddleware:
 def reset() -> None:
     """Stop this process's provider (tests, or a process that changed SHOP_FAULTS_FILE); the next check starts
     it again."""
-    global _client, _client_pid, _provider  # noqa: PLW0603
+    global _client, _client_pid, _provider, _retry_at  # noqa: PLW0603
     with _lock:
+        _retry_at = 0.0
         if _provider is not None:
             _provider.shutdown()
         _provider = None
