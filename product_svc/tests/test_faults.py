@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 
 from product_svc.catalog.models import Category
 from product_svc.tests.factories import ProductFactory
+from shopkit import faults
 from shopkit.grpc.products import ProductsClient, ProductsServiceUnavailable
 
 
@@ -122,3 +123,17 @@ def test_grpc_latency_slows_every_call(products_grpc: ProductsClient, switch_fau
     assert info.id == product.id
     assert elapsed >= 0.3
     sys.stdout.write(f"\nproducts gRPC GetProduct with 300 ms latency: {elapsed * 1000:.0f} ms\n")
+
+
+def test_memory_leak_keeps_memory_per_api_request(
+    api_client: Any, category: Category, switch_fault: Callable[..., Any]
+) -> None:
+    # given
+    switch_fault("memory-leak", "16")
+    before = faults.leaked_bytes()
+    # when
+    for _ in range(3):
+        assert api_client.get("/api/categories").status_code == 200
+    api_client.get("/health/live")
+    # then: 16 KiB more per API request (probes excepted), held by the process
+    assert faults.leaked_bytes() == before + 3 * 16 * 1024

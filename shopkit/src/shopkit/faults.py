@@ -294,6 +294,11 @@ def apply_memory_leak(name: str) -> int:
         return _leaked_bytes
 
 
+def leaked_bytes() -> int:
+    """How much the memory-leak fault has kept in this process so far."""
+    return _leaked_bytes
+
+
 def apply_cpu_burn(name: str) -> None:
     """Busy work for the fault's milliseconds of this thread's CPU time (so a busy machine does not shrink
     it), given up after ten times that in wall-clock time (so the loop always ends)."""
