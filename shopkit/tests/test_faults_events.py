@@ -6,10 +6,11 @@ in-process provider; nothing is mocked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -54,16 +55,26 @@ def _run_relay(relay: OutboxRelay, stop: threading.Event) -> None:
         connections.close_all()
 
 
-def test_a_stalled_relay_publishes_nothing_while_the_backlog_grows_then_catches_up(
-    kafka_settings: Any, topic: str, switch_fault: Callable[..., Any]
-) -> None:
-    # given: a running relay that publishes
+@contextlib.contextmanager
+def _running_relay(topic: str) -> Iterator[threading.Thread]:
+    """An outbox relay running in a thread, warmed up by one published event; stopped at the end."""
     stop = threading.Event()
     relay = threading.Thread(target=_run_relay, args=(OutboxRelay(), stop), daemon=True)
     relay.start()
     try:
         _emit(topic, "order-0")
         _wait_until(lambda: _unsent() == 0, timeout=15, what="warm-up")
+        yield relay
+    finally:
+        stop.set()
+        relay.join(timeout=15)
+
+
+def test_a_stalled_relay_publishes_nothing_while_the_backlog_grows_then_catches_up(
+    kafka_settings: Any, topic: str, switch_fault: Callable[..., Any]
+) -> None:
+    # given: a running relay that publishes
+    with _running_relay(topic) as relay:
         # when: stalled, events keep coming
         switch_fault("outbox-relay-stalled")
         _emit(topic, "order-1", n=3)
@@ -74,9 +85,6 @@ def test_a_stalled_relay_publishes_nothing_while_the_backlog_grows_then_catches_
         # when: switched off, the same relay (no restart) sends the backlog
         switch_fault("outbox-relay-stalled", "false")
         _wait_until(lambda: _unsent() == 0, timeout=15, what="the backlog sent")
-    finally:
-        stop.set()
-        relay.join(timeout=15)
     assert len(read_topic(kafka_settings.KAFKA_BOOTSTRAP_SERVERS, topic, count=4)) == 4
 
 
@@ -118,12 +126,7 @@ def test_with_kafka_unreachable_the_relay_keeps_events_and_delivers_them_once_sw
 ) -> None:
     # given: a running relay that publishes
     kafka_settings.OUTBOX_DELIVERY_TIMEOUT_SECONDS = 1.0
-    stop = threading.Event()
-    relay = threading.Thread(target=_run_relay, args=(OutboxRelay(), stop), daemon=True)
-    relay.start()
-    try:
-        _emit(topic, "order-0")
-        _wait_until(lambda: _unsent() == 0, timeout=15, what="warm-up")
+    with _running_relay(topic) as relay:
         # when: its producer cannot reach the broker
         switch_fault("kafka-unreachable")
         events = _emit(topic, "order-1", n=2)
@@ -138,7 +141,4 @@ def test_with_kafka_unreachable_the_relay_keeps_events_and_delivers_them_once_sw
         # when: switched off, the same relay delivers them
         switch_fault("kafka-unreachable", "false")
         _wait_until(lambda: _unsent() == 0, timeout=30, what="delivery")
-    finally:
-        stop.set()
-        relay.join(timeout=15)
     assert len(read_topic(kafka_settings.KAFKA_BOOTSTRAP_SERVERS, topic, count=3)) == 3
