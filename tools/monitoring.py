@@ -7,6 +7,11 @@ Alertmanager keeps compose/alertmanager/alertmanager.yml's route tree and inhibi
 is `url:` from SHOP_ALERT_WEBHOOK_URL (Debian bookworm's Alertmanager 0.25 has no `url_file`), or
 none (alerts stay visible in its UI and API). Both listen on loopback only and ask for no basic
 auth, unlike the full stack's.
+
+SHOP_ALERT_FOR_CAP (a duration such as `3s`; unset by default) cuts every alert's `for:` that is
+longer down to it, in a copy of the rule files under var/prometheus/rules: the expressions, labels and
+annotations stay exactly as written. It is for trying a fault and its alert in seconds instead of
+minutes (the live alert tests, tests/alerts/, use it); an operator's `make run` leaves it unset.
 """
 
 from __future__ import annotations
@@ -27,8 +32,20 @@ COMPOSE_ALERTMANAGER = ROOT / "compose" / "alertmanager" / "alertmanager.yml"
 
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
-# Jobs of the full stack's observability processes that `make run` has no counterpart for.
-FULL_STACK_ONLY_JOBS = frozenset({"tempo", "alloy", "grafana"})
+# Jobs of the full stack that `make run` has no counterpart for: its observability processes, and the
+# PostgreSQL and Redis exporters (make run keeps its data in SQLite files and local caches by default).
+FULL_STACK_ONLY_JOBS = frozenset(
+    {
+        "tempo",
+        "alloy",
+        "grafana",
+        "users-db-exporter",
+        "products-db-exporter",
+        "orders-db-exporter",
+        "carts-db-exporter",
+        "redis-exporter",
+    }
+)
 INSTALL_HINT = (
     "Prometheus and Alertmanager not started: not installed "
     "(apt-get install prometheus prometheus-alertmanager, then stop Debian's own services, "
@@ -63,6 +80,34 @@ def _seconds(duration: str) -> float:
         if duration.endswith(unit) and duration[: -len(unit)].isdigit():
             return int(duration[: -len(unit)]) * units[unit]
     raise ValueError(f"unsupported duration {duration!r} (use e.g. 500ms, 5s, 1m)")
+
+
+def capped_rules(rules: dict[str, Any], cap: str) -> dict[str, Any]:
+    """`rules` (one rule file) with every `for:` longer than `cap` cut to `cap`; nothing else changes."""
+    limit = _seconds(cap)
+    capped = copy.deepcopy(rules)
+    for group in capped.get("groups", []):
+        for rule in group.get("rules", []):
+            if "for" in rule and _seconds(str(rule["for"])) > limit:
+                rule["for"] = cap
+    return capped
+
+
+def write_capped_rules(out_dir: Path, cap: str, *, rules_dir: Path = COMPOSE_RULES_DIR) -> Path:
+    """Every rule file of `rules_dir`, with `for:` capped (capped_rules), written to `out_dir`; returns it."""
+    _seconds(cap)  # refuse a bad duration before writing anything
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("*.yml"):
+        stale.unlink()
+    for source in sorted(rules_dir.glob("*.yml")):
+        capped = capped_rules(_load(source), cap)
+        text = (
+            HEADER
+            + f"# Derived from {source.relative_to(ROOT)} with every `for:` cut to {cap} (SHOP_ALERT_FOR_CAP).\n"
+            + yaml.safe_dump(capped, sort_keys=False, width=1000)
+        )
+        (out_dir / source.name).write_text(text)
+    return out_dir
 
 
 def prometheus_config(
@@ -150,6 +195,11 @@ class Layout:
         return self.var_dir / "prometheus" / "data"
 
     @property
+    def prometheus_rules(self) -> Path:
+        """The rule files with `for:` capped, when SHOP_ALERT_FOR_CAP is set."""
+        return self.var_dir / "prometheus" / "rules"
+
+    @property
     def alertmanager_config(self) -> Path:
         return self.var_dir / "alertmanager" / "alertmanager.yml"
 
@@ -159,9 +209,16 @@ class Layout:
 
 
 def write_configs(
-    layout: Layout, targets: dict[str, int], *, webhook_url: str | None, scrape_interval: str | None
+    layout: Layout,
+    targets: dict[str, int],
+    *,
+    webhook_url: str | None,
+    scrape_interval: str | None,
+    for_cap: str | None = None,
 ) -> None:
-    _write(layout.prometheus_config, prometheus_config(targets, scrape_interval=scrape_interval), COMPOSE_PROMETHEUS)
+    rules_dir = write_capped_rules(layout.prometheus_rules, for_cap) if for_cap else COMPOSE_RULES_DIR
+    config = prometheus_config(targets, scrape_interval=scrape_interval, rules_dir=rules_dir)
+    _write(layout.prometheus_config, config, COMPOSE_PROMETHEUS)
     _write(layout.alertmanager_config, alertmanager_config(webhook_url), COMPOSE_ALERTMANAGER)
 
 
@@ -175,6 +232,8 @@ def prometheus_argv(binary: str, layout: Layout, *, log_format: str) -> list[str
         "--storage.tsdb.retention.size=1GB",
         f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}",
         f"--web.external-url=http://127.0.0.1:{PROMETHEUS_PORT}",
+        # As in the full stack: latency histograms' trace ids (exemplars) are kept and queryable.
+        "--enable-feature=exemplar-storage",
         f"--log.format={log_format}",
     ]
 

@@ -371,6 +371,7 @@ class Stack:
             {p.name: p.metrics_port for p in planned if p.metrics_port is not None},
             webhook_url=self.base_env.get("SHOP_ALERT_WEBHOOK_URL") or None,
             scrape_interval=self.base_env.get("SHOP_PROMETHEUS_SCRAPE_INTERVAL") or None,
+            for_cap=self.base_env.get("SHOP_ALERT_FOR_CAP") or None,
         )
         return planned
 

@@ -132,6 +132,72 @@ def test_a_shorter_scrape_interval_also_shortens_evaluation_and_a_longer_timeout
     assert config["global"]["scrape_timeout"] == "2s"
 
 
+def _rules_by_name(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Every rule of a rule file by (group, alert or record name, position in its group)."""
+    rules = {}
+    for group in yaml.safe_load(path.read_text())["groups"]:
+        for index, rule in enumerate(group["rules"]):
+            rules[(group["name"], rule.get("alert") or rule["record"], index)] = rule
+    return rules
+
+
+def test_the_alert_for_cap_cuts_only_longer_for_durations_and_keeps_every_expression(tmp_path: Path) -> None:
+    promtool = require_tool("promtool")
+
+    # when
+    out = monitoring.write_capped_rules(tmp_path / "rules", "3s")
+
+    # then: the same files, the same rules; every `for:` above 3 s is 3 s, everything else is as written
+    sources = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
+    assert sorted(p.name for p in out.glob("*.yml")) == [p.name for p in sources]
+    capped_count = 0
+    for source in sources:
+        original, capped = _rules_by_name(source), _rules_by_name(out / source.name)
+        assert capped.keys() == original.keys()
+        for key, rule in original.items():
+            assert {k: v for k, v in capped[key].items() if k != "for"} == {k: v for k, v in rule.items() if k != "for"}
+            if "for" in rule:
+                capped_count += 1
+                assert capped[key]["for"] == "3s"
+            else:
+                assert "for" not in capped[key]
+    assert capped_count >= 5  # TargetDown's 2m, the HTTP alerts' 5m and 10m, ...
+    checked = _run([promtool, "check", "rules", *map(str, sorted(out.glob("*.yml")))])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_for_shorter_than_the_cap_is_kept_and_a_bad_cap_is_refused(tmp_path: Path) -> None:
+    rules = {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up == 0", "for": "1s"}]}]}
+
+    assert monitoring.capped_rules(rules, "3s") == rules
+    with pytest.raises(ValueError, match="unsupported duration"):
+        monitoring.write_capped_rules(tmp_path / "rules", "3 seconds")
+    assert not (tmp_path / "rules").exists()
+
+
+def test_with_the_cap_set_the_embedded_prometheus_reads_the_capped_copy(tmp_path: Path) -> None:
+    # given
+    layout = monitoring.Layout(tmp_path)
+
+    # when
+    monitoring.write_configs(layout, _targets(), webhook_url=None, scrape_interval=None, for_cap="2s")
+
+    # then
+    config = yaml.safe_load(layout.prometheus_config.read_text())
+    assert config["rule_files"] == [str(layout.prometheus_rules / "*.yml")]
+    target_down = _rules_by_name(layout.prometheus_rules / "shop-alerts.yml")[("shop-availability", "TargetDown", 0)]
+    assert target_down["for"] == "2s"
+
+
+def test_the_embedded_prometheus_keeps_exemplars_like_the_full_stacks() -> None:
+    compose = yaml.safe_load((ROOT / "compose" / "docker-compose.yml").read_text())
+
+    argv = monitoring.prometheus_argv("prometheus", monitoring.Layout(Path("/v")), log_format="logfmt")
+
+    assert "--enable-feature=exemplar-storage" in compose["services"]["prometheus"]["command"]
+    assert "--enable-feature=exemplar-storage" in argv
+
+
 def test_a_make_run_process_without_a_compose_scrape_job_is_refused() -> None:
     with pytest.raises(ValueError, match="no scrape job"):
         monitoring.prometheus_config({**_targets(), "payments": 5009})
