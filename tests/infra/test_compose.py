@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -16,11 +17,13 @@ from tests.infra.support import (
     load_compose,
     load_env_example,
 )
+from tools.stack.prepare import prepare
 
 # Images without a shell or HTTP client: their readiness is watched from outside instead.
 NO_SHELL_IMAGES = {
     "loki": "loki-gateway probes http://loki:3100/ready",
     "tempo": "Prometheus scrapes it: up{job='tempo'} and TargetDown",
+    "redis-exporter": "Prometheus scrapes it: up{job='redis-exporter'} and TargetDown",
 }
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|TOKEN|HASH")
 # Names that contain KEY but hold no secret: the request.META key the gateway reads client IPs from.
@@ -333,6 +336,7 @@ def test_the_grafana_stack_is_one_profile_and_everything_else_starts_by_default(
     assert profiled == {
         **dict.fromkeys(["loki", "loki-gateway", "alloy", "tempo", "grafana", "docker-socket-proxy"], ["grafana"]),
         **dict.fromkeys(["users-seed", "products-seed"], ["demo"]),
+        **dict.fromkeys(["pgadmin", "redisinsight"], ["tools"]),
     }
 
 
@@ -380,3 +384,106 @@ def test_the_readme_names_the_full_stacks_consoles_as_compose_serves_them() -> N
     assert "https://localhost:3001" not in readme
     assert "<http://127.0.0.1:3001>" in readme
     assert "<https://localhost:5000/admin/>" in readme
+
+
+# --- the data stores from the server side: exporters (default) and consoles (`tools` profile) -----------
+DATABASES = ("users", "products", "orders", "carts")
+EXPORTERS = (*(f"{name}-db-exporter" for name in DATABASES), "redis-exporter")
+CONSOLES = {"pgadmin": ("PGADMIN_PORT", "5050", 80), "redisinsight": ("REDISINSIGHT_PORT", "5540", 5540)}
+
+
+def _on(network: str) -> set[str]:
+    return {name for name, service in services().items() if network in service.get("networks", [])}
+
+
+def test_each_database_has_its_exporter_with_its_owner_and_the_password_as_a_secret_file() -> None:
+    for name in DATABASES:
+        exporter, database = services()[f"{name}-db-exporter"], services()[f"{name}-db"]
+        env = environment(exporter)
+
+        assert exporter["image"].startswith("quay.io/prometheuscommunity/postgres-exporter:v"), name
+        assert "profiles" not in exporter, "exporters start by default"
+        assert env["DATA_SOURCE_URI"] == f"{name}-db:5432/{environment(database)['POSTGRES_DB']}?sslmode=disable"
+        assert env["DATA_SOURCE_USER"] == environment(database)["POSTGRES_USER"]
+        # the database's own password, through a secret file made from the same variable
+        assert env["DATA_SOURCE_PASS_FILE"] == f"/run/secrets/{name}_db_password"
+        assert exporter["secrets"] == [f"{name}_db_password"]
+        variable = f"{name.upper()}_DB_PASSWORD"
+        assert environment(database)["POSTGRES_PASSWORD"] == f"${{{variable}:?set {variable}}}"
+        assert load_compose()["secrets"][f"{name}_db_password"] == {"environment": variable}
+        assert not {k for k in env if k.startswith("DATA_SOURCE_PASS") and not k.endswith("_FILE")}
+        assert exporter["depends_on"] == {f"{name}-db": {"condition": "service_healthy"}}
+    redis_exporter = environment(services()["redis-exporter"])
+    assert services()["redis-exporter"]["image"].startswith("oliver006/redis_exporter:v")
+    assert redis_exporter["REDIS_ADDR"] == "redis://redis:6379"
+    assert redis_exporter["REDIS_PASSWORD"] == environment(services()["redis"])["REDIS_PASSWORD"]
+
+
+def test_exporters_are_only_on_internal_networks_prometheus_scrapes_them_on_and_publish_nothing() -> None:
+    compose = load_compose()
+
+    for name in EXPORTERS:
+        assert services()[name]["networks"] == ["datastores", "metrics"], name
+        assert "ports" not in services()[name], name
+    for network in ("datastores", "metrics"):
+        assert compose["networks"][network]["internal"] is True, network
+    # metrics: Prometheus and the exporters only; datastores: the data stores, their exporters, the consoles
+    assert _on("metrics") == {"prometheus", *EXPORTERS}
+    assert _on("datastores") == {*(f"{n}-db" for n in DATABASES), "redis", *EXPORTERS, *CONSOLES}
+
+
+def test_pgadmin_and_redisinsight_are_only_in_the_tools_profile_and_only_on_loopback() -> None:
+    compose = load_compose()
+
+    for name, (variable, default, container_port) in CONSOLES.items():
+        console = services()[name]
+        assert console["profiles"] == ["tools"], name
+        assert console["ports"] == [f"127.0.0.1:${{{variable}:-{default}}}:{container_port}"], name
+        assert console["networks"] == ["datastores", "tools"], name
+    # the tools network (the one their ports are published from) holds them alone; nothing reaches shop
+    assert _on("tools") == set(CONSOLES)
+    assert "internal" not in compose["networks"]["tools"]
+    # every published port outside Caddy's public two is on loopback
+    for name, service in services().items():
+        for port in service.get("ports", []):
+            if name == "caddy" and port.startswith(("${HTTP_PORT", "${HTTPS_PORT")):
+                continue
+            assert port.startswith("127.0.0.1:"), (name, port)
+
+
+def test_pgadmin_signs_in_with_the_env_files_account_and_lists_the_four_databases() -> None:
+    pgadmin = services()["pgadmin"]
+    env = environment(pgadmin)
+    servers = json.loads((COMPOSE_DIR / "pgadmin" / "servers.json").read_text())["Servers"]
+
+    assert env["PGADMIN_DEFAULT_EMAIL"] == "${PGADMIN_DEFAULT_EMAIL:?set PGADMIN_DEFAULT_EMAIL}"
+    assert env["PGADMIN_DEFAULT_PASSWORD_FILE"] == "/run/secrets/pgadmin_password"
+    assert load_compose()["secrets"]["pgadmin_password"] == {"environment": "PGADMIN_DEFAULT_PASSWORD"}
+    assert "./pgadmin/servers.json:/pgadmin4/servers.json:ro" in pgadmin["volumes"]
+    assert env["PGADMIN_SERVER_JSON_FILE"] == "/pgadmin4/servers.json"
+    # each database as its services reach it: host, port, database and owner of the compose service
+    found = {(s["Host"], s["Port"], s["MaintenanceDB"], s["Username"]) for s in servers.values()}
+    expected = set()
+    for name in DATABASES:
+        database = environment(services()[f"{name}-db"])
+        expected.add((f"{name}-db", 5432, database["POSTGRES_DB"], database["POSTGRES_USER"]))
+    assert found == expected
+    # no password is written there: each is asked for once (the owner's, from compose/.env)
+    assert not [s for s in servers.values() if {"Password", "PassFile"} & s.keys()]
+    redisinsight = environment(services()["redisinsight"])
+    assert (redisinsight["RI_REDIS_HOST"], redisinsight["RI_REDIS_PORT"]) == ("redis", "6379")
+    assert redisinsight["RI_REDIS_PASSWORD"] == environment(services()["redis"])["REDIS_PASSWORD"]
+
+
+def test_a_fresh_env_file_gets_a_generated_pgadmin_password(tmp_path: Path) -> None:
+    # given / when: what `make up` writes
+    first = prepare(tmp_path / "a" / ".env", tmp_path / "a" / "secrets")
+    second = prepare(tmp_path / "b" / ".env", tmp_path / "b" / "secrets")
+
+    # then: a random password per env file (hex, like the others), never the example's placeholder
+    for stack in (first, second):
+        assert re.fullmatch(r"[0-9a-f]{48}", stack.env["PGADMIN_DEFAULT_PASSWORD"])
+        assert stack.env["PGADMIN_DEFAULT_EMAIL"] == load_env_example()["PGADMIN_DEFAULT_EMAIL"]
+    assert first.env["PGADMIN_DEFAULT_PASSWORD"] != second.env["PGADMIN_DEFAULT_PASSWORD"]
+    # pgAdmin refuses to start with an address its check does not accept
+    assert re.fullmatch(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", first.env["PGADMIN_DEFAULT_EMAIL"])
