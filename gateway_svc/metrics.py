@@ -1,15 +1,18 @@
-"""Prometheus metrics of the gateway: upstream calls by outcome and latency, rate-limit rejections."""
+"""Prometheus metrics of the gateway: upstream calls by outcome and latency (with the trace as exemplar),
+rate-limit rejections."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter
+
+from shopkit.metrics import TracedHistogram
 
 UPSTREAM_REQUESTS = Counter(
     "shop_gateway_upstream_requests_total",
     "Calls from the gateway to a downstream service, by outcome.",
     ["upstream", "outcome"],
 )
-UPSTREAM_DURATION = Histogram(
+UPSTREAM_DURATION = TracedHistogram(
     "shop_gateway_upstream_duration_seconds",
     "Time the gateway waited for a downstream service (every attempt, including failures).",
     ["upstream"],

@@ -271,13 +271,21 @@ class EventConsumer:
                 "cloudevents.event_type": event.type,
             },
         ) as span:
+            started, ended = time.perf_counter(), "retry_later"
             try:
                 outcome = self._handle_with_retries(message, event, handler, stop)
+                ended = outcome.value
             except _Unhandled as exc:
+                ended = exc.outcome.value
                 if exc.__cause__ is not None:
                     span.record_exception(exc.__cause__)
                 span.set_status(Status(StatusCode.ERROR, type(exc.__cause__ or exc).__name__))
                 raise
+            finally:
+                # Inside the span: its trace is the exemplar (shopkit.metrics.TracedHistogram).
+                self._metrics.handling_seconds.labels(topic=topic, consumer=self.group_id, outcome=ended).observe(
+                    time.perf_counter() - started
+                )
             log.info(
                 "event_processed" if outcome is Outcome.PROCESSED else "event_duplicate_skipped",
                 group=self.group_id,

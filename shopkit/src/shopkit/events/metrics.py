@@ -10,6 +10,7 @@ from django.conf import settings
 from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
 
 from shopkit.logging import get_logger
+from shopkit.metrics import TracedHistogram
 
 log = get_logger(__name__)
 
@@ -31,6 +32,7 @@ class ConsumerMetrics:
     dead_lettered: Counter
     replayed: Counter
     lag: Gauge
+    handling_seconds: TracedHistogram
 
 
 # Built on first use: web processes import this package too and must not export a relay's gauges as 0.
@@ -78,6 +80,13 @@ def consumer_metrics() -> ConsumerMetrics:
             "Messages behind the partition's high watermark.",
             ["topic", "partition", "group"],
             multiprocess_mode="max",
+        ),
+        handling_seconds=TracedHistogram(
+            "shop_event_handling_seconds",
+            "Time from parsing an event to its outcome (handler, retries, dedupe), with the trace as exemplar. "
+            "Outcome: processed, duplicate, failed (dead-lettered), retry_later (redelivered: database down).",
+            ["topic", "consumer", "outcome"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
         ),
     )
 
