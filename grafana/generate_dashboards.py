@@ -1105,7 +1105,214 @@ def slo_dashboard() -> dict[str, Any]:
     )
 
 
-DASHBOARDS = (overview, errors, gateway, business, events_and_grpc, slo_dashboard)
+# --- the data stores, seen from the server side (postgres-exporter, redis_exporter) ---------------------
+# One postgres-exporter per database (jobs <service>-db-exporter, `service` the database) and one
+# redis_exporter; metric names common to Debian's exporters (0.11, 1.45) and compose's images.
+PG_JOBS = "users-db-exporter|products-db-exporter|orders-db-exporter|carts-db-exporter"
+PG = f'job=~"{PG_JOBS}"'
+REDIS = 'job="redis-exporter"'
+
+
+def _pg_rate(metric: str) -> str:
+    return f"sum by (service) (rate({metric}{{{PG}}}[{RI}]))"
+
+
+def _redis_rate(metric: str) -> str:
+    return f"sum(rate({metric}{{{REDIS}}}[{RI}]))"
+
+
+def datastores_dashboard() -> dict[str, Any]:
+    g = Layout()
+    up_colors: list[tuple[str, float | None]] = [("red", None), ("green", 1)]
+    pg_connections = f"sum by (service) (pg_stat_database_numbackends{{{PG}}})"
+    pg_max = f"max by (service) (pg_settings_max_connections{{{PG}}})"
+    redis_max = f"redis_memory_max_bytes{{{REDIS}}} > 0"
+    panels = [
+        g.row("PostgreSQL (one server per service)"),
+        g.place(
+            stat(
+                "PostgreSQL up",
+                prom(f"min by (service) (pg_up{{{PG}}})", "{{service}}", instant=True),
+                "short",
+                "1: the exporter reaches its database (PostgresDown fires after 1 minute at 0).",
+                colors=up_colors,
+            ),
+            6,
+            6,
+        ),
+        g.place(
+            timeseries(
+                "PostgreSQL connections vs max_connections",
+                [prom(pg_connections, "{{service}} connections"), prom(pg_max, "{{service}} max_connections")],
+                "short",
+                "Client connections over every database of the server (pg_stat_database.numbackends), "
+                "against the server's max_connections.",
+            ),
+            9,
+            6,
+        ),
+        g.place(
+            timeseries(
+                "PostgreSQL connections used",
+                [prom(f"{pg_connections} / {pg_max}", "{{service}}")],
+                "percentunit",
+                "Share of max_connections in use; PostgresConnectionsNearLimit fires above 80% for 5 minutes.",
+                threshold_lines=[("green", None), ("orange", 0.8)],
+            ),
+            9,
+            6,
+        ),
+        g.place(
+            timeseries(
+                "PostgreSQL transactions",
+                [
+                    prom(_pg_rate("pg_stat_database_xact_commit"), "{{service}} commit"),
+                    prom(_pg_rate("pg_stat_database_xact_rollback"), "{{service}} rollback"),
+                ],
+                "ops",
+                "Transactions committed and rolled back per second, every database of the server.",
+            ),
+            12,
+            8,
+        ),
+        g.place(
+            timeseries(
+                "PostgreSQL buffer cache hit ratio",
+                [
+                    prom(
+                        f"{_pg_rate('pg_stat_database_blks_hit')} / ({_pg_rate('pg_stat_database_blks_hit')}"
+                        f" + {_pg_rate('pg_stat_database_blks_read')})",
+                        "{{service}}",
+                    )
+                ],
+                "percentunit",
+                "blks_hit / (blks_hit + blks_read): blocks found in shared buffers rather than read from disk "
+                "(or the OS cache). Below ~99% on a small working set: shared_buffers too small.",
+            ),
+            12,
+            8,
+        ),
+        g.place(
+            timeseries(
+                "PostgreSQL locks by mode",
+                [prom(f"sum by (service, mode) (pg_locks_count{{{PG}}}) > 0", "{{service}} {{mode}}")],
+                "short",
+                "Locks held or awaited (pg_locks), by mode; modes at 0 are left out. Many exclusive locks that "
+                "stay are transactions waiting on each other.",
+            ),
+            12,
+            8,
+        ),
+        g.place(
+            timeseries(
+                "PostgreSQL deadlocks",
+                [prom(f"sum by (service) (increase(pg_stat_database_deadlocks{{{PG}}}[{RI}]))", "{{service}}")],
+                "short",
+                "Deadlocks detected (one transaction of each was aborted). Stock is locked in a fixed order, so "
+                "any deadlock is a bug to look for.",
+            ),
+            12,
+            8,
+        ),
+        g.row("Redis (caches and rate-limit counters)"),
+        g.place(
+            stat(
+                "Redis up",
+                prom(f"min(redis_up{{{REDIS}}})", "redis", instant=True),
+                "short",
+                "1: the exporter reaches Redis (RedisDown fires after 1 minute at 0).",
+                colors=up_colors,
+            ),
+            4,
+            6,
+        ),
+        g.place(
+            stat(
+                "Redis connected clients",
+                prom(f"sum(redis_connected_clients{{{REDIS}}})", "clients", instant=True),
+                "short",
+                "Client connections, the exporter's own included.",
+            ),
+            4,
+            6,
+        ),
+        g.place(
+            timeseries(
+                "Redis memory used vs maxmemory",
+                [prom(f"redis_memory_used_bytes{{{REDIS}}}", "used"), prom(redis_max, "maxmemory")],
+                "bytes",
+                "maxmemory is drawn only where it is set (0 is unlimited; compose sets 128 MB, allkeys-lru).",
+            ),
+            8,
+            6,
+        ),
+        g.place(
+            timeseries(
+                "Redis memory used (share of maxmemory)",
+                [prom(f"redis_memory_used_bytes{{{REDIS}}} / ({redis_max})", "used")],
+                "percentunit",
+                "RedisMemoryNearLimit fires above 90% for 5 minutes.",
+                threshold_lines=[("green", None), ("orange", 0.9)],
+            ),
+            8,
+            6,
+        ),
+        g.place(
+            timeseries(
+                "Redis keyspace hits and misses",
+                [
+                    prom(_redis_rate("redis_keyspace_hits_total"), "hits"),
+                    prom(_redis_rate("redis_keyspace_misses_total"), "misses"),
+                ],
+                "ops",
+                "Key lookups per second that found their key, and that did not (every database).",
+            ),
+            8,
+            8,
+        ),
+        g.place(
+            timeseries(
+                "Redis hit ratio",
+                [
+                    prom(
+                        f"{_redis_rate('redis_keyspace_hits_total')} / ({_redis_rate('redis_keyspace_hits_total')}"
+                        f" + {_redis_rate('redis_keyspace_misses_total')})",
+                        "hit ratio",
+                    )
+                ],
+                "percentunit",
+                "Server side, every cache and the rate-limit counters together; the services' own cache panels "
+                "(Microservices Overview) split it per service.",
+            ),
+            8,
+            8,
+        ),
+        g.place(
+            timeseries(
+                "Redis evictions and expirations",
+                [
+                    prom(_redis_rate("redis_evicted_keys_total"), "evicted"),
+                    prom(_redis_rate("redis_expired_keys_total"), "expired"),
+                ],
+                "ops",
+                "Keys evicted at maxmemory (allkeys-lru: rate-limit counters too), and keys whose timeout ended.",
+            ),
+            8,
+            8,
+        ),
+    ]
+    return dashboard(
+        "shop-datastores",
+        "Shop / Data Stores",
+        "PostgreSQL (one server per service) and Redis seen from the server side, through their exporters: "
+        "connections, transactions, locks, deadlocks, cache hit ratios, memory and evictions. pgAdmin and "
+        "RedisInsight (`--profile tools`) look inside.",
+        panels,
+        [],
+    )
+
+
+DASHBOARDS = (overview, errors, gateway, business, events_and_grpc, slo_dashboard, datastores_dashboard)
 
 
 def render_all() -> dict[str, str]:

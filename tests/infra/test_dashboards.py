@@ -58,6 +58,8 @@ EXPORTED_METRICS = {
     "shop_checkout_failures_total",
     "shop_cart_additions_total",
     "shop_stock_confirmations_total",
+    # products' catalog cache (product_svc/catalog/metrics.py)
+    "shop_catalog_cache_requests_total",
     # gateway
     "shop_gateway_upstream_requests_total",
     "shop_gateway_upstream_duration_seconds_bucket",
@@ -65,6 +67,28 @@ EXPORTED_METRICS = {
     # Prometheus itself
     "up",
 }
+# What the data store exporters export (names common to Debian's 0.11 / 1.45 and compose's images; the live
+# dashboard test runs Debian's against real PostgreSQL and Redis).
+DATASTORE_METRICS = {
+    "pg_up",
+    "pg_settings_max_connections",
+    "pg_stat_database_numbackends",
+    "pg_stat_database_xact_commit",
+    "pg_stat_database_xact_rollback",
+    "pg_stat_database_blks_hit",
+    "pg_stat_database_blks_read",
+    "pg_stat_database_deadlocks",
+    "pg_locks_count",
+    "redis_up",
+    "redis_connected_clients",
+    "redis_memory_used_bytes",
+    "redis_memory_max_bytes",
+    "redis_keyspace_hits_total",
+    "redis_keyspace_misses_total",
+    "redis_evicted_keys_total",
+    "redis_expired_keys_total",
+}
+EXPORTED_METRICS |= DATASTORE_METRICS
 EXPECTED_DASHBOARDS = {
     "shop-overview": "Shop / Microservices Overview",
     "shop-errors": "Shop / Error Tracking",
@@ -72,6 +96,7 @@ EXPECTED_DASHBOARDS = {
     "shop-business": "Shop / Business",
     "shop-events-grpc": "Shop / Events and gRPC",
     "shop-slo": "Shop / SLOs and Error Budgets",
+    "shop-datastores": "Shop / Data Stores",
 }
 # Series the recording rules in compose/prometheus/rules/ write: dashboards and alerts may use them too.
 RECORDED_METRICS = {rule["record"] for rule in load_rules() if "record" in rule}
@@ -94,7 +119,7 @@ def test_metric_name_extraction_finds_metrics_and_ignores_functions_labels_and_v
     assert metric_names(expr) == {"foo_bucket", "bar_total", "up"}
 
 
-def test_the_six_dashboards_exist_and_parse() -> None:
+def test_the_seven_dashboards_exist_and_parse() -> None:
     boards = load_dashboards()
 
     assert {b["uid"]: b["title"] for b in boards.values()} == EXPECTED_DASHBOARDS
@@ -245,3 +270,34 @@ def test_the_slo_dashboard_shows_budget_burn_rate_and_bad_events_of_every_slo_wi
             assert threshold, bad[(slo, sli)]
             for le in ("+Inf", threshold.group(1)):
                 assert any(f'{routes.group(1)}, le="{le}"}}' in q for q in queries), (routes.group(1), le)
+
+
+def test_the_data_stores_dashboard_shows_what_the_server_side_tells_of_postgres_and_redis() -> None:
+    board = load_dashboards()["shop-datastores.json"]
+    rows = [panel["title"] for panel in board["panels"] if panel["type"] == "row"]
+    exprs = {
+        panel["title"]: " ".join(target["expr"] for target in panel["targets"])
+        for panel in iter_panels(board["panels"])
+        if panel["type"] != "row"
+    }
+
+    assert rows == ["PostgreSQL (one server per service)", "Redis (caches and rate-limit counters)"]
+    wanted = {
+        "PostgreSQL connections vs max_connections": {"pg_stat_database_numbackends", "pg_settings_max_connections"},
+        "PostgreSQL transactions": {"pg_stat_database_xact_commit", "pg_stat_database_xact_rollback"},
+        "PostgreSQL locks by mode": {"pg_locks_count"},
+        "PostgreSQL deadlocks": {"pg_stat_database_deadlocks"},
+        "PostgreSQL buffer cache hit ratio": {"pg_stat_database_blks_hit", "pg_stat_database_blks_read"},
+        "Redis memory used vs maxmemory": {"redis_memory_used_bytes", "redis_memory_max_bytes"},
+        "Redis keyspace hits and misses": {"redis_keyspace_hits_total", "redis_keyspace_misses_total"},
+        "Redis hit ratio": {"redis_keyspace_hits_total", "redis_keyspace_misses_total"},
+        "Redis evictions and expirations": {"redis_evicted_keys_total"},
+        "Redis connected clients": {"redis_connected_clients"},
+    }
+    for title, metrics in wanted.items():
+        assert metrics <= metric_names(exprs[title]), title
+    # every query selects the compose jobs of the exporters, never another job's series of the same name
+    jobs = "users-db-exporter|products-db-exporter|orders-db-exporter|carts-db-exporter"
+    for title, expr in exprs.items():
+        selector = f'job=~"{jobs}"' if title.startswith("PostgreSQL") else 'job="redis-exporter"'
+        assert expr.count("{") == expr.count(selector) >= 1, (title, expr)
