@@ -1,8 +1,13 @@
 """A real Prometheus (Debian's package) scrapes the running shop after a short scripted load; every
-PromQL query of every Grafana dashboard must return data, and the alert rules must load and evaluate."""
+PromQL query of every Grafana dashboard must return data, and the alert rules must load and evaluate.
+
+The data store exporters are Debian's too (prometheus-postgres-exporter, prometheus-redis-exporter): one per
+suite database and one on the suite's Redis, scraped under the compose jobs' names and labels, so the
+Data Stores dashboard and the data store alerts run against real servers."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -14,10 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 import yaml
 
-from tests.e2e.conftest import Customer, Shop
+from tests.e2e.conftest import PG_BASE, Customer, Shop
 from tests.infra.dashboards import dashboard_queries
+from tools.shoprun import DOMAIN_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_PROMETHEUS = ROOT / "compose" / "prometheus" / "prometheus.yml"
@@ -35,29 +42,39 @@ LOCAL_TARGETS = {
 }
 
 
+# compose job -> the suite database its postgres exporter watches (compose: <service>-db-exporter -> <service>-db)
+DATABASE_EXPORTERS = {f"{name}-db-exporter": f"shop_e2e_{name}" for name in DOMAIN_SERVICES}
+REDIS_EXPORTER = "redis-exporter"
+DATASTORE_RULES = COMPOSE_PROMETHEUS.parent / "rules" / "shop-datastores.yml"
+# compose's Redis runs with maxmemory (the memory panels and RedisMemoryNearLimit need one); the suite's gets
+# the same for this module
+REDIS_MAXMEMORY = "128mb"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _local_config(tmp: Path) -> Path:
-    """The compose stack's scrape jobs and rules, pointed at this machine's processes."""
+def _local_config(tmp: Path, exporters: dict[str, int]) -> Path:
+    """The compose stack's scrape jobs and rules, pointed at this machine's processes and exporters."""
     compose = yaml.safe_load(COMPOSE_PROMETHEUS.read_text())
+    targets = {**LOCAL_TARGETS, **exporters}
     jobs = []
     for job in compose["scrape_configs"]:
         name = job["job_name"]
-        if name not in LOCAL_TARGETS:
+        if name not in targets:
             continue
         labels = job["static_configs"][0].get("labels", {})
         jobs.append(
             {
                 "job_name": name,
                 "metrics_path": job.get("metrics_path", "/metrics"),
-                "static_configs": [{"targets": [f"127.0.0.1:{LOCAL_TARGETS[name]}"], "labels": labels}],
+                "static_configs": [{"targets": [f"127.0.0.1:{targets[name]}"], "labels": labels}],
             }
         )
-    assert {j["job_name"] for j in jobs} == set(LOCAL_TARGETS), "compose scrape jobs and local processes differ"
+    assert {j["job_name"] for j in jobs} == set(targets), "compose scrape jobs and local processes differ"
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(p) for p in sorted((COMPOSE_PROMETHEUS.parent / "rules").glob("*.yml"))],
@@ -68,8 +85,72 @@ def _local_config(tmp: Path) -> Path:
     return path
 
 
+def _wait_for_metric(url: str, line: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Until the exporter at `url` exports `line` (its server reached), at most 20 s."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if line in httpx.get(url, timeout=2).text.splitlines():
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise AssertionError(f"{url}: no `{line}`\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
-def prometheus(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def exporters(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
+    """Debian's exporters on free ports: one per suite database (as compose runs one per database) and one on
+    the suite's Redis, given compose's maxmemory for the module. Job name -> port."""
+    postgres_binary = shutil.which("prometheus-postgres-exporter")
+    redis_binary = shutil.which("prometheus-redis-exporter")
+    if postgres_binary is None or redis_binary is None:
+        pytest.fail("Debian's prometheus-postgres-exporter and prometheus-redis-exporter are required (.ci/run)")
+    tmp = tmp_path_factory.mktemp("exporters")
+    client = redis.Redis.from_url(shop.redis.url)
+    maxmemory = client.config_get("maxmemory")["maxmemory"]
+    client.config_set("maxmemory", REDIS_MAXMEMORY)
+    ports: dict[str, int] = {}
+    started: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+    try:
+        for job, database in DATABASE_EXPORTERS.items():
+            ports[job] = _free_port()
+            log = tmp / f"{job}.log"
+            # only what the exporter is given here: never a DATA_SOURCE_* of the caller's environment
+            env = {"PATH": "/usr/bin:/bin", "DATA_SOURCE_NAME": f"{PG_BASE}/{database}?sslmode=disable"}
+            argv = [postgres_binary, f"--web.listen-address=127.0.0.1:{ports[job]}"]
+            started.append(
+                (job, subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb")), log)
+            )
+        ports[REDIS_EXPORTER] = _free_port()
+        log = tmp / f"{REDIS_EXPORTER}.log"
+        argv = [
+            redis_binary,
+            f"--redis.addr=redis://127.0.0.1:{shop.redis.port}",
+            f"--web.listen-address=127.0.0.1:{ports[REDIS_EXPORTER]}",
+        ]
+        started.append(
+            (REDIS_EXPORTER, subprocess.Popen(argv, env={}, stdout=subprocess.DEVNULL, stderr=log.open("wb")), log)
+        )
+        for job, proc, log in started:
+            _wait_for_metric(
+                f"http://127.0.0.1:{ports[job]}/metrics",
+                "redis_up 1" if job == REDIS_EXPORTER else "pg_up 1",
+                proc,
+                log,
+            )
+        yield ports
+    finally:
+        for _, proc, _ in started:
+            proc.terminate()
+        for _, proc, _ in started:
+            proc.wait(timeout=15)
+        client.config_set("maxmemory", maxmemory)
+
+
+@pytest.fixture(scope="module")
+def prometheus(shop: Shop, exporters: dict[str, int], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("Debian's prometheus package is required (.ci/run installs it)")
@@ -78,7 +159,7 @@ def prometheus(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     proc = subprocess.Popen(
         [
             binary,
-            f"--config.file={_local_config(tmp)}",
+            f"--config.file={_local_config(tmp, exporters)}",
             f"--storage.tsdb.path={tmp / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
         ],
@@ -159,11 +240,16 @@ def _scripted_load(shop: Shop, api: httpx.Client, staff: Customer, new_customer:
 
 
 def test_every_dashboard_query_returns_data(
-    shop: Shop, prometheus: str, api: httpx.Client, staff: Customer, new_customer: Callable[[], Customer]
+    shop: Shop,
+    prometheus: str,
+    exporters: dict[str, int],
+    api: httpx.Client,
+    staff: Customer,
+    new_customer: Callable[[], Customer],
 ) -> None:
-    # given: every target is scraped
+    # given: every target is scraped, the exporters' too
     deadline = time.monotonic() + 30
-    while len(_query(prometheus, "up == 1")) < len(LOCAL_TARGETS):
+    while len(_query(prometheus, "up == 1")) < len(LOCAL_TARGETS) + len(exporters):
         if time.monotonic() > deadline:
             down = [r["metric"]["job"] for r in _query(prometheus, "up == 0")]
             raise AssertionError(f"targets down: {down}")
@@ -197,3 +283,28 @@ def test_alert_rules_load_and_evaluate_against_live_data(prometheus: str) -> Non
         rules = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
         evaluated = [rule for group in rules for rule in group["rules"]]
     assert [(r["name"], r.get("health"), r.get("lastError")) for r in evaluated if r.get("health") != "ok"] == []
+
+
+def test_data_store_alert_expressions_measure_every_exporter_live(prometheus: str, exporters: dict[str, int]) -> None:
+    # given: each data store alert's expression without its threshold (`pg_up == 0` -> `pg_up`, `... > 0.8` -> `...`)
+    rules = [rule for group in yaml.safe_load(DATASTORE_RULES.read_text())["groups"] for rule in group["rules"]]
+    measured = {rule["alert"]: re.sub(r"\s*(==|>)\s*[0-9.]+\s*$", "", rule["expr"].strip()) for rule in rules}
+    assert all(measured[name] != rule["expr"].strip() for name, rule in zip(measured, rules, strict=True))
+    jobs = {"Postgres": set(DATABASE_EXPORTERS), "Redis": {REDIS_EXPORTER}}
+
+    # when: every exporter has been scraped at least twice
+    deadline = time.monotonic() + 30
+    while len(_query(prometheus, 'count_over_time(up{job=~".*exporter"}[1m]) >= 2')) < len(exporters):
+        assert time.monotonic() < deadline, "exporters not scraped twice within 30 s"
+        time.sleep(0.5)
+
+    # then: a value for every exporter's job: up for the Down alerts, a share between 0 and 1 for the others
+    for name, expr in measured.items():
+        result = _query(prometheus, expr)
+        values = {r["metric"]["job"]: float(r["value"][1]) for r in result}
+        expected = next(j for prefix, j in jobs.items() if name.startswith(prefix))
+        assert set(values) == expected, (name, expr, result)
+        if name.endswith("Down"):
+            assert set(values.values()) == {1.0}, (name, values)
+        else:
+            assert all(0 < value < 1 for value in values.values()), (name, values)
