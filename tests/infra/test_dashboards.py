@@ -50,6 +50,7 @@ EXPORTED_METRICS = {
     "shop_outbox_held_rows",
     "shop_outbox_dead_total",
     "shop_events_replayed_total",
+    "shop_event_handling_seconds_bucket",
     # business
     "shop_users_registered_total",
     "shop_orders_created_total",
@@ -157,6 +158,18 @@ def test_datasources_have_fixed_uids_and_link_logs_traces_and_metrics() -> None:
     assert tempo["jsonData"]["tracesToLogsV2"]["datasourceUid"] == "loki"
     assert "trace_id" in tempo["jsonData"]["tracesToLogsV2"]["query"]
     assert tempo["jsonData"]["tracesToMetrics"]["datasourceUid"] == "prometheus"
+
+
+def test_prometheus_exemplars_open_their_trace_in_tempo() -> None:
+    # given: latency histograms carry exemplars labelled trace_id (shopkit.metrics.EXEMPLAR_TRACE_ID)
+    sources = provisioned_datasources()
+
+    # when
+    destinations = sources["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
+
+    # then: Grafana links that label to the provisioned Tempo datasource
+    assert destinations == [{"name": "trace_id", "datasourceUid": "tempo"}]
+    assert sources["tempo"]["type"] == "tempo"
 
 
 def test_every_panel_and_target_names_a_provisioned_datasource() -> None:
