@@ -99,7 +99,8 @@ def test_a_sampled_gateway_request_is_found_in_prometheus_by_its_trace_id(
 
         # when: Prometheus scrapes the gateway
         with running_prometheus([target], tmp_path) as prometheus:
-            deadline = time.monotonic() + 30
+            started = time.monotonic()
+            deadline = started + 30
             while True:
                 http, upstream = (_stored_trace_ids(prometheus, q) for q in (HTTP_LATENCY, UPSTREAM_LATENCY))
                 if sampled in http and sampled in upstream:
@@ -107,6 +108,9 @@ def test_a_sampled_gateway_request_is_found_in_prometheus_by_its_trace_id(
                 assert time.monotonic() < deadline, (targets_up(prometheus), http, upstream)
                 time.sleep(0.2)
             health = targets_up(prometheus)
+            sys.stdout.write(
+                f"\none process: exemplars in Prometheus {time.monotonic() - started:.1f} s after it started\n"
+            )
 
     # then: the sampled request's trace opens from both histograms, in the bucket its latency fell in
     assert health == {target: "up"}

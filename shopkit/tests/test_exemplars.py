@@ -4,7 +4,7 @@ and the gRPC and event-handling latencies observed inside a real call and a real
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from django.test import Client
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from prometheus_client import REGISTRY
+from prometheus_client.core import Metric
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families as text_families
 
@@ -118,7 +119,7 @@ def test_both_formats_expose_the_same_series(client: Client, histogram: TracedHi
     openmetrics = client.get("/metrics", headers={"Accept": PROMETHEUS_ACCEPT}).content.decode()
 
     # then
-    def series(families: Any) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    def series(families: Iterable[Metric]) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
         return {(s.name, tuple(sorted(s.labels.items()))) for f in families for s in f.samples}
 
     text_series, openmetrics_series = series(text_families(text)), series(openmetrics_families(openmetrics))

@@ -100,7 +100,9 @@ class WorkerExemplars(Collector):
 
     @classmethod
     def record(cls, histogram: Histogram, amount: float, exemplar: dict[str, str]) -> None:
-        bound = next(b for b in histogram._upper_bounds if amount <= b)
+        bound = next((b for b in histogram._upper_bounds if amount <= b), None)
+        if bound is None:  # NaN: counted in no bucket
+            return
         le: str = floatToGoString(bound)  # type: ignore[no-untyped-call]
         labels = {**dict(zip(histogram._labelnames, histogram._labelvalues, strict=True)), "le": le}
         cls._latest[(f"{histogram._name}_bucket", frozenset(labels.items()))] = Exemplar(exemplar, amount, time.time())
