@@ -167,3 +167,21 @@ def test_event_handling_latency_carries_the_events_trace(
     labels = {"topic": topic, "consumer": command.group_id, "outcome": "processed"}
     assert REGISTRY.get_sample_value("shop_event_handling_seconds_count", labels) == 1
     assert exemplar_trace_ids("shop_event_handling_seconds_bucket", labels) == [_trace_id(checkout)]
+
+
+def test_shopkits_django_prometheus_middleware_puts_the_requests_trace_on_its_latency(settings: Any) -> None:
+    # given: a service with shopkit's middleware in django-prometheus' place (shopkit.base_settings has the latter)
+    settings.MIDDLEWARE = [
+        "shopkit.metrics.PrometheusAfterMiddleware" if name.endswith("PrometheusAfterMiddleware") else name
+        for name in settings.MIDDLEWARE
+    ]
+
+    # when: a traced request (Django's OpenTelemetry middleware makes its server span)
+    response = Client().get("/api/nothing-here")
+
+    # then: its trace id, as the response names it, is on the by-view latency
+    assert response.status_code == 404
+    labels = {"view": "<unnamed view>", "method": "GET"}
+    assert response["X-Trace-Id"] in exemplar_trace_ids(
+        "django_http_requests_latency_seconds_by_view_method_bucket", labels
+    )
