@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.infra.dashboards import dashboard_queries
 from tests.stack.support import COMPOSE_FILE, Stack, poll
 
 # Every long-running Shop process and the one-shot jobs, by compose service.
@@ -43,6 +44,13 @@ ONE_SHOT = (
     "kafka-init",
 )
 ADMINS = {"users": 5000, "products": 5001, "orders": 5002, "carts": 5003}
+# The data store exporters (default profile) and the servers each one watches.
+EXPORTERS = {
+    **{f"{name}-db-exporter": f"{name}-db" for name in ("users", "products", "orders", "carts")},
+    "redis-exporter": "redis",
+}
+# Images without a shell or HTTP client: Prometheus watches them (up and TargetDown), Docker does not.
+NO_HEALTH_CHECK = ("redis-exporter",)
 # Stopped to see TargetDown fire and resolve; nothing the other tests use needs it.
 STOPPED = "users-relay"
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -60,7 +68,12 @@ def test_every_container_is_healthy_the_way_its_callers_reach_it(stack: Stack) -
         assert (containers[name]["State"], containers[name]["ExitCode"]) == ("exited", 0), name
     long_running = {name: c for name, c in containers.items() if name not in ONE_SHOT}
     assert {name: c["State"] for name, c in long_running.items()} == dict.fromkeys(long_running, "running")
-    assert {name: c["Health"] for name, c in long_running.items()} == dict.fromkeys(long_running, "healthy")
+    assert {name: c["Health"] for name, c in long_running.items()} == {
+        name: "" if name in NO_HEALTH_CHECK else "healthy" for name in long_running
+    }
+    # the data store exporters start by default; the `tools` profile's consoles do not
+    assert set(EXPORTERS) <= set(long_running)
+    assert {"pgadmin", "redisinsight"} & set(containers) == set()
     sys.stdout.write("\none-shot jobs (seconds from start to exit):\n")
     for name in ONE_SHOT:
         state = json.loads(stack.engine.docker("inspect", containers[name]["ID"]).stdout)[0]["State"]
@@ -186,6 +199,7 @@ def test_prometheus_scrapes_every_started_target_and_evaluates_every_rule(stack:
     jobs = {t["labels"]["job"] for t in targets}
     assert set(SHOP_SERVICES) <= jobs
     assert {"prometheus", "alertmanager"} <= jobs
+    assert set(EXPORTERS) <= jobs
 
     with stack.prometheus() as prometheus:
         groups = poll(
@@ -202,6 +216,41 @@ def test_prometheus_scrapes_every_started_target_and_evaluates_every_rule(stack:
         f"\nprometheus: {len(targets)} targets up, {len(groups)} rule groups, "
         f"{sum(len(g['rules']) for g in groups)} rules\n"
     )
+
+
+def _query(stack: Stack, expr: str) -> list[dict[str, Any]]:
+    with stack.prometheus() as prometheus:
+        body = prometheus.get("/api/v1/query", params={"query": expr}).json()
+    assert body["status"] == "success", (expr, body)
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def test_the_exporters_reach_their_data_stores_and_the_data_stores_dashboard_has_data(stack: Stack) -> None:
+    # given: each exporter signed in with its database owner's password (a secret file) or Redis's
+    reached = poll(
+        lambda: {
+            r["metric"]["job"]: (r["metric"]["service"], r["value"][1]) for r in _query(stack, "pg_up or redis_up")
+        },
+        lambda found: set(found) == set(EXPORTERS) and all(value == "1" for _, value in found.values()),
+        seconds=60,
+        what="every exporter reaching its server",
+    )
+
+    # then: labelled with the data store it watches; Redis with compose's maxmemory (128 MB)
+    assert {job: service for job, (service, _) in reached.items()} == EXPORTERS
+    [maxmemory] = _query(stack, 'redis_memory_max_bytes{job="redis-exporter"}')
+    assert float(maxmemory["value"][1]) == 128 * 1024 * 1024
+    # and every query of the Data Stores dashboard answers (rates: after two scrapes, 5 s apart here)
+    queries = [q for q in dashboard_queries() if q.dashboard == "shop-datastores"]
+    assert len(queries) >= 15
+    empty = poll(
+        lambda: [f"{q.panel}: {q.expr}" for q in queries if not _query(stack, q.runnable())],
+        lambda found: found == [],
+        seconds=30,
+        what="every Data Stores query with data",
+    )
+    assert empty == []
 
 
 def test_stopping_a_shop_container_fires_target_down(stack: Stack) -> None:

@@ -387,6 +387,10 @@ STANDINS = (
     Standin("prometheus", suite="trixie", packages=("prometheus",)),
     Standin("alertmanager", suite="trixie", packages=("prometheus-alertmanager",)),
     Standin("kafka", extra_files={"tansu": tansu_binary}, on_base=True),
+    # The exporters Debian has (postgres_exporter 0.11, redis_exporter 1.45): the metric names the dashboards
+    # and alerts use are common to them and to the images compose names.
+    Standin("postgres-exporter", packages=("prometheus-postgres-exporter", "wget")),
+    Standin("redis-exporter", packages=("prometheus-redis-exporter",)),
 )
 
 
