@@ -267,6 +267,77 @@ def test_redis_runs_compose_command_and_wants_its_password(containers: Container
     assert containers.engine.docker("exec", redis, "pwd").stdout.strip() == "/data"
 
 
+def _metrics(containers: Containers, url: str) -> list[str]:
+    """The exposition at `url` on the test network, fetched with the postgres exporter stand-in's wget."""
+    fetched = containers.once(
+        "shop-standin/postgres-exporter:local", "-q", "-O", "-", url, options=("--entrypoint", "wget")
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    return list(fetched.stdout.splitlines())
+
+
+def test_postgres_exporter_signs_in_with_compose_settings_and_the_password_file(
+    containers: Containers, tmp_path: Path
+) -> None:
+    # given: the users database and its exporter as compose runs them, the password as a secret file
+    database_env = dict(_service("users-db")["environment"])
+    database_env["POSTGRES_PASSWORD"] = secrets.token_hex(16)
+    env = [f"--env={k}={v}" for k, v in database_env.items()]
+    database = containers.run("users-db", "shop-standin/postgres:local", options=(*env, "--shm-size=128m"))
+    containers.healthy(database, _health_argv("users-db"))
+    exporter_env = [f"--env={k}={v}" for k, v in _service("users-db-exporter")["environment"].items()]
+    right = _secret_file(tmp_path, "users_db_password", database_env["POSTGRES_PASSWORD"])
+    (tmp_path / "wrong").mkdir()
+    wrong = _secret_file(tmp_path / "wrong", "users_db_password", "not-the-password")
+
+    # when
+    exporter = containers.run(
+        "users-db-exporter", "shop-standin/postgres-exporter:local", options=(*exporter_env, "--volume", right)
+    )
+    refused = containers.run(
+        "refused-exporter", "shop-standin/postgres-exporter:local", options=(*exporter_env, "--volume", wrong)
+    )
+    seconds = containers.healthy(exporter, _health_argv("users-db-exporter"))
+    containers.healthy(refused, _health_argv("users-db-exporter"))
+
+    # then: the right password reaches the database, with the metrics the dashboards use; the wrong one not
+    sys.stdout.write(f"\npostgres-exporter stand-in: healthy in {seconds:.1f} s\n")
+    lines = _metrics(containers, "http://users-db-exporter:9187/metrics")
+    assert "pg_up 1" in lines
+    assert any(line.startswith('pg_stat_database_xact_commit{datid="') and 'datname="users"' in line for line in lines)
+    assert "pg_up 0" in _metrics(containers, "http://refused-exporter:9187/metrics")
+    assert containers.engine.docker("exec", exporter, "id", "-un").stdout.strip() == "nobody"
+
+
+def test_redis_exporter_reaches_redis_with_compose_settings(containers: Containers) -> None:
+    # given: Redis and its exporter as compose runs them
+    service = _service("redis")
+    password = secrets.token_hex(16)
+    env = ("--env", f"REDIS_PASSWORD={password}", "--env", f"REDISCLI_AUTH={password}")
+    redis = containers.run("redis", "shop-standin/redis:local", *map(_unescape, service["command"]), options=env)
+    containers.healthy(redis, _health_argv("redis"))
+    exporter_env = {**_service("redis-exporter")["environment"], "REDIS_PASSWORD": password}
+
+    # when
+    containers.run(
+        "redis-exporter",
+        "shop-standin/redis-exporter:local",
+        options=tuple(f"--env={k}={v}" for k, v in exporter_env.items()),
+    )
+    deadline = time.monotonic() + HEALTH_SECONDS
+    while (fetched := containers.once(
+        "shop-standin/postgres-exporter:local", "-q", "-O", "-", "http://redis-exporter:9121/metrics",
+        options=("--entrypoint", "wget"),
+    )).returncode != 0:  # fmt: skip
+        assert time.monotonic() < deadline, fetched.stderr
+        time.sleep(0.25)
+
+    # then: compose's maxmemory is what the memory panel and RedisMemoryNearLimit read
+    lines = fetched.stdout.splitlines()
+    assert "redis_up 1" in lines
+    assert "redis_memory_max_bytes 1.34217728e+08" in lines
+
+
 def test_caddy_serves_the_real_caddyfile(containers: Containers) -> None:
     # given
     caddyfile = f"{COMPOSE_DIR / 'caddy' / 'Caddyfile'}:/etc/caddy/Caddyfile:ro"
