@@ -200,10 +200,11 @@ class FirewallSnapshot:
                 for chain in sorted(created):
                     ran.append(self._run(binary, name, ["-X", chain]))
                 ran += self._reinstate(binary, name, old, _iptables_save(f"{tool}-save") or {})
-                # dockerd turns FORWARD to DROP when it enables forwarding; the first engine puts it back.
+                # dockerd turns FORWARD to DROP when it enables forwarding; the first engine puts it back. A
+                # table iptables-save did not list before had never been used: its built-in chains ACCEPT.
                 if created and name == "filter":
-                    policy = old.chains.get("FORWARD")
-                    if policy and policy != table.chains.get("FORWARD"):
+                    policy = old.chains.get("FORWARD", "ACCEPT")
+                    if policy != table.chains.get("FORWARD"):
                         ran.append(self._run(binary, name, ["-P", "FORWARD", policy]))
         forward = Path("/proc/sys/net/ipv4/ip_forward")
         if created_any and self.ip_forward is not None and forward.read_text().strip() != self.ip_forward:
