@@ -3,11 +3,17 @@ and the gRPC and event-handling latencies observed inside a real call and a real
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
@@ -169,19 +175,64 @@ def test_event_handling_latency_carries_the_events_trace(
     assert exemplar_trace_ids("shop_event_handling_seconds_bucket", labels) == [_trace_id(checkout)]
 
 
-def test_shopkits_django_prometheus_middleware_puts_the_requests_trace_on_its_latency(settings: Any) -> None:
-    # given: a service with shopkit's middleware in django-prometheus' place (shopkit.base_settings has the latter)
-    settings.MIDDLEWARE = [
-        "shopkit.metrics.PrometheusAfterMiddleware" if name.endswith("PrometheusAfterMiddleware") else name
-        for name in settings.MIDDLEWARE
-    ]
+def test_a_domain_services_by_view_latency_carries_the_requests_trace_in_openmetrics(client: Client) -> None:
+    # given: shopkit.base_settings' middleware as every domain service has it (this suite star-imports it too)
+    assert "shopkit.metrics.PrometheusAfterMiddleware" in django_settings.MIDDLEWARE
 
-    # when: a traced request (Django's OpenTelemetry middleware makes its server span)
-    response = Client().get("/api/nothing-here")
+    # when: a traced request (Django's OpenTelemetry middleware makes its server span), then a scrape
+    response = client.get("/api/nothing-here")
+    body = client.get("/metrics", headers={"Accept": PROMETHEUS_ACCEPT}).content.decode()
 
-    # then: its trace id, as the response names it, is on the by-view latency
+    # then: its trace id, as the response names it, is an exemplar of the by-view latency Prometheus reads
     assert response.status_code == 404
-    labels = {"view": "<unnamed view>", "method": "GET"}
-    assert response["X-Trace-Id"] in exemplar_trace_ids(
-        "django_http_requests_latency_seconds_by_view_method_bucket", labels
+    exemplars = [
+        sample.exemplar.labels["trace_id"]
+        for family in openmetrics_families(body)
+        for sample in family.samples
+        if sample.name == "django_http_requests_latency_seconds_by_view_method_bucket"
+        and sample.labels.items() >= {"view": "<unnamed view>", "method": "GET"}.items()
+        and sample.exemplar
+    ]
+    assert response["X-Trace-Id"] in exemplars
+
+
+SERVICE_SETTINGS = ["user_svc.settings", "product_svc.settings", "order_svc.settings", "cart_svc.settings"]
+
+
+def _middleware(settings_module: str, **env: str) -> list[str]:
+    """MIDDLEWARE of a service's settings imported in a fresh interpreter with `env` set."""
+    root = Path(__file__).resolve().parents[2]
+    code = "import importlib, json, sys; print(json.dumps(importlib.import_module(sys.argv[1]).MIDDLEWARE))"
+    result = subprocess.run(  # noqa: S603 - this interpreter and a module name of ours
+        [sys.executable, "-c", code, settings_module],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "shopkit")]), **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
+    middleware: list[str] = json.loads(result.stdout.splitlines()[-1])
+    return middleware
+
+
+@pytest.mark.parametrize("settings_module", [*SERVICE_SETTINGS, "gateway_svc.settings"])
+def test_metrics_off_leaves_no_prometheus_middleware(settings_module: str) -> None:
+    # given: the benchmark's reference (bench/run.py) turns metrics off
+    # when
+    middleware = _middleware(settings_module, SHOP_METRICS_ENABLED="false")
+
+    # then: neither django-prometheus' nor shopkit's (or the gateway's inline) Prometheus middleware is left
+    assert [m for m in middleware if "prometheus" in m.lower()] == []
+    assert "shopkit.middleware.TraceIdMiddleware" in middleware
+
+
+@pytest.mark.parametrize("settings_module", SERVICE_SETTINGS)
+def test_every_domain_service_measures_its_latency_with_shopkits_middleware(settings_module: str) -> None:
+    # when: metrics on (the default)
+    middleware = _middleware(settings_module, SHOP_METRICS_ENABLED="true")
+
+    # then: shopkit's After middleware (exemplars) in django-prometheus' place
+    assert [m for m in middleware if "prometheus" in m.lower()] == [
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        "shopkit.metrics.PrometheusAfterMiddleware",
+    ]
