@@ -66,12 +66,15 @@ class Layout:
         return panel
 
 
-def prom(expr: str, legend: str = "__auto", *, instant: bool = False) -> dict[str, Any]:
+def prom(expr: str, legend: str = "__auto", *, instant: bool = False, exemplar: bool = False) -> dict[str, Any]:
+    """A Prometheus target; `exemplar` draws the histogram's trace ids over a latency (docs/observability.md)."""
     target: dict[str, Any] = {"datasource": PROMETHEUS, "expr": expr, "legendFormat": legend}
     if instant:
         target |= {"instant": True, "range": False}
     else:
         target |= {"range": True}
+    if exemplar:
+        target["exemplar"] = True
     return target
 
 
@@ -161,10 +164,12 @@ def logs(title: str, expr: str, description: str = "") -> Panel:
 
 
 def quantiles(metric: str, by: str, selector: str) -> list[dict[str, Any]]:
+    """p50, p95 and p99 of a latency histogram, its exemplars on (every latency histogram carries them)."""
     return [
         prom(
             f"histogram_quantile({q}, sum by ({by}, le) (rate({metric}{{{selector}}}[{RI}])))",
             f"p{int(q * 100)} {{{{{by.split(',')[0].strip()}}}}}",
+            exemplar=True,
         )
         for q in (0.5, 0.95, 0.99)
     ]
@@ -561,6 +566,7 @@ def gateway() -> dict[str, Any]:
                         prom(
                             f"histogram_quantile({q}, sum by (view, le) (rate({LATENCY}{{{gw}}}[{RI}])))",
                             "{{view}}",
+                            exemplar=True,
                         )
                     ],
                     "s",
@@ -604,6 +610,7 @@ def gateway() -> dict[str, Any]:
                         "histogram_quantile(0.95, sum by (upstream, le) "
                         f"(rate(shop_gateway_upstream_duration_seconds_bucket[{RI}])))",
                         "{{upstream}}",
+                        exemplar=True,
                     )
                 ],
                 "s",
@@ -848,6 +855,24 @@ def events_and_grpc() -> dict[str, Any]:
             8,
             8,
         ),
+        g.place(
+            timeseries(
+                "Event handling p95 by consumer",
+                [
+                    prom(
+                        "histogram_quantile(0.95, sum by (consumer, topic, le) "
+                        f"(rate(shop_event_handling_seconds_bucket[{RI}])))",
+                        "{{consumer}} {{topic}}",
+                        exemplar=True,
+                    )
+                ],
+                "s",
+                "From parsing an event to its outcome (handler, retries, dedupe), every outcome. An exemplar opens"
+                " the consumer's trace, which continues the producer's.",
+            ),
+            24,
+            8,
+        ),
         g.row("gRPC: products.v1.ProductService"),
         g.place(
             timeseries(
@@ -896,6 +921,7 @@ def events_and_grpc() -> dict[str, Any]:
                         "histogram_quantile(0.95, sum by (service, grpc_method, le) "
                         f"(rate(shop_grpc_client_handling_seconds_bucket[{RI}])))",
                         "{{service}} {{grpc_method}}",
+                        exemplar=True,
                     )
                 ],
                 "s",

@@ -172,6 +172,68 @@ def test_prometheus_exemplars_open_their_trace_in_tempo() -> None:
     assert sources["tempo"]["type"] == "tempo"
 
 
+# Latency histograms that carry no exemplar (docs/observability.md, "What carries none"): django-prometheus'
+# database backend observes outside any span of ours, so a panel over it would draw nothing.
+NO_EXEMPLARS = {"django_db_query_duration_seconds_bucket"}
+
+
+def _latency_targets() -> dict[tuple[str, str], list[dict]]:
+    """The Prometheus targets of every latency panel (histogram_quantile over the buckets of a histogram in
+    seconds: *_seconds_bucket, *_seconds_by_view_method_bucket) outside the SLO dashboard, by (dashboard uid,
+    panel title)."""
+    found: dict[tuple[str, str], list[dict]] = {}
+    for board in load_dashboards().values():
+        if board["uid"] == "shop-slo":
+            continue
+        for panel in iter_panels(board["panels"]):
+            for target in panel.get("targets", []):
+                expr = target.get("expr", "")
+                buckets = {m for m in metric_names(expr) if "_seconds" in m and m.endswith("_bucket")} - NO_EXEMPLARS
+                if "histogram_quantile" in expr and buckets:
+                    found.setdefault((board["uid"], panel["title"]), []).append(target)
+    return found
+
+
+def test_every_latency_panel_but_the_slo_ones_draws_exemplars() -> None:
+    # given: every latency histogram on a panel carries the trace id as exemplar (shopkit.metrics.TracedHistogram)
+    # when
+    latency = _latency_targets()
+
+    # then: each of their queries asks Grafana for the exemplars (diamonds that open the trace in Tempo)
+    assert {
+        ("shop-gateway", "Route latency p50"),
+        ("shop-gateway", "Route latency p95"),
+        ("shop-gateway", "Route latency p99"),
+        ("shop-gateway", "Upstream duration p95"),
+        ("shop-events-grpc", "Server latency by method"),
+        ("shop-events-grpc", "Client latency p95 by caller and method"),
+        ("shop-events-grpc", "Event handling p95 by consumer"),
+        ("shop-overview", "Duration p95"),
+        ("shop-overview", "Duration p99"),
+    } <= set(latency)
+    without = [key for key, targets in latency.items() for t in targets if t.get("exemplar") is not True]
+    assert without == []
+    assert all(t["datasource"]["uid"] == "prometheus" for targets in latency.values() for t in targets)
+
+
+def test_the_events_dashboard_shows_event_handling_latency_by_consumer_with_exemplars() -> None:
+    # given
+    board = load_dashboards()["shop-events-grpc.json"]
+
+    # when
+    panel = next(p for p in iter_panels(board["panels"]) if p["title"] == "Event handling p95 by consumer")
+
+    # then
+    assert [(t["expr"], t["exemplar"]) for t in panel["targets"]] == [
+        (
+            "histogram_quantile(0.95, sum by (consumer, topic, le) "
+            "(rate(shop_event_handling_seconds_bucket[$__rate_interval])))",
+            True,
+        )
+    ]
+    assert panel["fieldConfig"]["defaults"]["unit"] == "s"
+
+
 def test_every_panel_and_target_names_a_provisioned_datasource() -> None:
     uids = set(provisioned_datasources())
     for board in load_dashboards().values():
