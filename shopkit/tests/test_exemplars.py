@@ -205,7 +205,11 @@ def _middleware(settings_module: str, **env: str) -> list[str]:
     code = "import importlib, json, sys; print(json.dumps(importlib.import_module(sys.argv[1]).MIDDLEWARE))"
     result = subprocess.run(  # noqa: S603 - this interpreter and a module name of ours
         [sys.executable, "-c", code, settings_module],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "shopkit")]), **env},
+        env={
+            **os.environ,  # noqa: TID251 - the child process inherits the test environment
+            "PYTHONPATH": os.pathsep.join([str(root), str(root / "shopkit")]),
+            **env,
+        },
         capture_output=True,
         text=True,
         check=True,

@@ -173,7 +173,7 @@ def test_prometheus_exemplars_open_their_trace_in_tempo() -> None:
 
 
 # Latency histograms that carry no exemplar (docs/observability.md, "What carries none"): django-prometheus'
-# database backend observes outside any span of ours, so a panel over it would draw nothing.
+# database backend observes a plain histogram, so a panel over it would draw nothing.
 NO_EXEMPLARS = {"django_db_query_duration_seconds_bucket"}
 
 
