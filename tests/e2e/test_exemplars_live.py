@@ -1,9 +1,9 @@
 """One checkout through the running shop: its trace id is the exemplar of every latency histogram it passed.
 
-The processes of `make run` (gateway: one uvicorn process; orders under gunicorn with PROMETHEUS_MULTIPROC_DIR;
-products-grpc and the consumers with their own metrics servers), scraped over OpenMetrics by Debian's
-Prometheus with `--enable-feature=exemplar-storage`; each exemplar is looked up through
-`/api/v1/query_exemplars`.
+The processes of `make run` (gateway: one uvicorn process; orders, its own by-view latency and its gRPC client,
+under gunicorn with PROMETHEUS_MULTIPROC_DIR; products-grpc and the consumers with their own metrics servers),
+scraped over OpenMetrics by Debian's Prometheus with `--enable-feature=exemplar-storage`; each exemplar is
+looked up through `/api/v1/query_exemplars`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ SELECTORS = {
         "gateway"
     ),
     'shop_gateway_upstream_duration_seconds_bucket{upstream="orders"}': "gateway",
+    # a domain service's own HTTP latency (shopkit.base_settings' middleware), under gunicorn multi-process
+    'django_http_requests_latency_seconds_by_view_method_bucket{instance="127.0.0.1:5002", method="POST"}': "orders",
     'shop_grpc_client_handling_seconds_bucket{instance="127.0.0.1:5002", grpc_method="ReserveStock"}': "orders",
     'shop_grpc_server_handling_seconds_bucket{grpc_method="ReserveStock"}': "products-grpc",
     'shop_event_handling_seconds_bucket{instance="127.0.0.1:9403", outcome="processed"}': "carts-consumer",

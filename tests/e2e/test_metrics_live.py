@@ -22,8 +22,9 @@ import pytest
 import redis
 import yaml
 
+from shopkit.testing.exemplars import stored_exemplars
 from tests.e2e.conftest import PG_BASE, Customer, Shop
-from tests.infra.dashboards import dashboard_queries
+from tests.infra.dashboards import dashboard_queries, iter_panels, load_dashboards
 from tools.shoprun import DOMAIN_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +42,7 @@ LOCAL_TARGETS = {
     "products-consumer": 9404,
 }
 
+HTTP_JOBS = {"gateway", "users", "products", "orders", "carts"}
 
 # compose job -> the suite database its postgres exporter watches (compose: <service>-db-exporter -> <service>-db)
 DATABASE_EXPORTERS = {f"{name}-db-exporter": f"shop_e2e_{name}" for name in DOMAIN_SERVICES}
@@ -162,6 +164,8 @@ def prometheus(shop: Shop, exporters: dict[str, int], tmp_path_factory: pytest.T
             f"--config.file={_local_config(tmp, exporters)}",
             f"--storage.tsdb.path={tmp / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            # As compose's and make run's (tools/monitoring.py): the latency panels' exemplars are stored.
+            "--enable-feature=exemplar-storage",
         ],
         stdout=subprocess.DEVNULL,
         stderr=(tmp / "prometheus.log").open("wb"),
@@ -268,6 +272,60 @@ def test_every_dashboard_query_returns_data(
     # then
     empty = [f"{q.dashboard} / {q.panel}: {q.expr}" for q in pending]
     assert empty == [], "queries without data:\n" + "\n".join(empty)
+
+
+def _exemplar_queries() -> list[tuple[str, str]]:
+    """(panel, runnable PromQL) of every dashboard target that draws exemplars."""
+    runnable = {(q.dashboard, q.panel, q.expr): q.runnable() for q in dashboard_queries()}
+    return [
+        (f"{board['uid']} / {panel['title']}", runnable[(board["uid"], panel["title"], target["expr"])])
+        for board in load_dashboards().values()
+        for panel in iter_panels(board["panels"])
+        for target in panel.get("targets", [])
+        if target.get("exemplar")
+    ]
+
+
+def test_every_latency_panel_with_exemplars_finds_them_in_prometheus(
+    prometheus: str, api: httpx.Client, staff: Customer, new_customer: Callable[[], Customer]
+) -> None:
+    # given: a product (products), a customer (users), a cart (carts) and a checkout (orders, products-grpc over
+    # gRPC, the consumers through Kafka), each request traced from the gateway
+    category = api.get("/api/categories").json()["items"][0]["slug"]
+    sku = f"EXL-{uuid.uuid4().hex[:8].upper()}"
+    product = api.post(
+        "/api/products",
+        json={"sku": sku, "name": f"Exemplar Lamp {sku}", "price": "21.00", "stock": 10, "category": category},
+        headers=staff.auth,
+    )
+    assert product.status_code == 201, product.text
+    customer = new_customer()
+    added = api.post("/api/cart/items", json={"product_id": product.json()["id"], "quantity": 1}, headers=customer.auth)
+    assert added.status_code in (200, 201), added.text
+    checkout = api.post("/api/orders", headers={**customer.auth, "Idempotency-Key": str(uuid.uuid4())})
+    assert checkout.status_code == 201, checkout.text
+    queries = _exemplar_queries()
+    assert len(queries) >= 9
+
+    # when: Prometheus (exemplar storage on) has scraped them, asked as Grafana asks (query_exemplars, the panel's
+    # own expression)
+    def found(expr: str) -> list[dict[str, Any]]:
+        return [s for s in stored_exemplars(prometheus, expr) if s["exemplars"]]
+
+    deadline = time.monotonic() + 60
+    pending = list(queries)
+    by_view = "django_http_requests_latency_seconds_by_view_method_bucket"
+    jobs: set[str] = set()
+    while (pending or jobs != HTTP_JOBS) and time.monotonic() < deadline:
+        time.sleep(1.0)
+        pending = [(panel, expr) for panel, expr in pending if not found(expr)]
+        jobs = {s["seriesLabels"]["job"] for s in found(by_view)}
+
+    # then: every such panel has exemplars to draw, each a trace id; every HTTP service's own latency carries them
+    assert pending == [], "panels without exemplars:\n" + "\n".join(f"{p}: {e}" for p, e in pending)
+    for _, expr in queries:
+        assert all(re.fullmatch(r"[0-9a-f]{32}", e["labels"]["trace_id"]) for s in found(expr) for e in s["exemplars"])
+    assert jobs == HTTP_JOBS
 
 
 def test_alert_rules_load_and_evaluate_against_live_data(prometheus: str) -> None:
