@@ -39,6 +39,8 @@ SUITES = [
     Suite("gateway", "gateway_svc/tests", "gateway_svc.settings", None, 5),
     Suite("infra", "tests/infra"),
     Suite("e2e", "tests/e2e"),
+    # The alert contract: make run's processes, its Prometheus and Alertmanager, every fault (docs/faults.md).
+    Suite("alerts", "tests/alerts"),
     Suite("stack", "tests/stack", default=False),
 ]
 
