@@ -10,7 +10,7 @@ SERVICES := user_svc product_svc order_svc cart_svc gateway_svc
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install run test test-stack lint fmt proto requirements dashboards bench load fault faults up down down-volumes certs clean
+.PHONY: help install run test test-stack tools lint fmt proto requirements dashboards bench load fault faults up down down-volumes certs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -84,6 +84,10 @@ up: install ## The full stack in Docker with demo data: creates compose/.env, ke
 	$(PY) -m tools.stack.prepare
 	$(PY) -m tools.stack.images --wheelhouse
 	$(COMPOSE) $(COMPOSE_FILES) up --detach --build --wait
+	$(PY) -m tools.stack.prepare --urls
+
+tools: install ## pgAdmin and RedisInsight (compose's tools profile, 127.0.0.1 only) beside a running `make up`
+	$(COMPOSE) $(COMPOSE_FILES) --profile tools up --detach --wait pgadmin redisinsight
 	$(PY) -m tools.stack.prepare --urls
 
 certs: install ## gRPC CA and service certificates for the full stack in compose/secrets/grpc (make run makes its own)

@@ -442,11 +442,19 @@ def test_urls_of_the_example_env() -> None:
         ("Grafana", "http://127.0.0.1:3001"),
         ("Prometheus", "http://127.0.0.1:9090"),
         ("Alertmanager", "http://127.0.0.1:9093"),
+        ("pgAdmin (make tools)", "http://127.0.0.1:5050"),
+        ("RedisInsight (make tools)", "http://127.0.0.1:5540"),
     ]
 
 
 def test_urls_follow_the_domain_and_ports_of_the_env() -> None:
-    env = {"SHOP_DOMAIN": "shop.test", "HTTPS_PORT": "8443", "GRAFANA_PORT": "3999", "CARTS_ADMIN_PORT": "6003"}
+    env = {
+        "SHOP_DOMAIN": "shop.test",
+        "HTTPS_PORT": "8443",
+        "GRAFANA_PORT": "3999",
+        "CARTS_ADMIN_PORT": "6003",
+        "PGADMIN_PORT": "6050",
+    }
 
     assert urls(env) == [
         ("shop API", "https://shop.test:8443/api/"),
@@ -457,6 +465,8 @@ def test_urls_follow_the_domain_and_ports_of_the_env() -> None:
         ("Grafana", "http://127.0.0.1:3999"),
         ("Prometheus", "http://127.0.0.1:9090"),
         ("Alertmanager", "http://127.0.0.1:9093"),
+        ("pgAdmin (make tools)", "http://127.0.0.1:6050"),
+        ("RedisInsight (make tools)", "http://127.0.0.1:5540"),
     ]
 
 
@@ -476,6 +486,7 @@ def test_urls_mode_says_where_each_password_is_never_the_password(
     assert f"user admin, password GRAFANA_ADMIN_PASSWORD in {where}" in out
     assert f"user prometheus, password PROMETHEUS_PASSWORD in {where}" in out
     assert f"user alertmanager, password ALERTMANAGER_PASSWORD in {where}" in out
+    assert f"password PGADMIN_DEFAULT_PASSWORD in {where}" in out
     leaked = [name for name, value in fresh.env.items() if SECRETS.search(name) and value in out]
     assert leaked == []
 

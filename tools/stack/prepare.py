@@ -421,6 +421,8 @@ def urls(env: Mapping[str, str]) -> list[tuple[str, str]]:
         ("Grafana", f"http://127.0.0.1:{env.get('GRAFANA_PORT') or '3001'}"),
         ("Prometheus", "http://127.0.0.1:9090"),
         ("Alertmanager", "http://127.0.0.1:9093"),
+        ("pgAdmin (make tools)", f"http://127.0.0.1:{env.get('PGADMIN_PORT') or '5050'}"),
+        ("RedisInsight (make tools)", f"http://127.0.0.1:{env.get('REDISINSIGHT_PORT') or '5540'}"),
     ]
 
 
@@ -434,6 +436,12 @@ def sign_ins(env: Mapping[str, str], where: str) -> list[tuple[str, str]]:
         ("Grafana", f"user {env.get('GRAFANA_ADMIN_USER', '')}, password GRAFANA_ADMIN_PASSWORD in {where}"),
         ("Prometheus", f"user prometheus, password PROMETHEUS_PASSWORD in {where}"),
         ("Alertmanager", f"user alertmanager, password ALERTMANAGER_PASSWORD in {where}"),
+        (
+            "pgAdmin",
+            f"user {env.get('PGADMIN_DEFAULT_EMAIL', '')}, password PGADMIN_DEFAULT_PASSWORD in {where}; "
+            f"each database asks once for its owner's <SERVICE>_DB_PASSWORD",
+        ),
+        ("RedisInsight", f"no sign-in (loopback only); Redis asks for REDIS_PASSWORD in {where}"),
     ]
 
 
