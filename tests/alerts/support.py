@@ -247,6 +247,11 @@ class Shopper:
         )
         self._send(self.gateway, "DELETE", f"/api/cart/items/{self.product_id}", headers=self.customer.auth)
 
+    def reads(self) -> None:
+        """The customer's cart and orders, through the gateway: cheap requests to carts and orders."""
+        self._send(self.gateway, "GET", "/api/cart", headers=self.customer.auth)
+        self._send(self.gateway, "GET", "/api/orders", headers=self.customer.auth)
+
     def _cart_lines(self) -> list[dict[str, Any]]:
         response = self.gateway.get("/api/cart", headers=self.customer.auth)
         if response.status_code == 401:

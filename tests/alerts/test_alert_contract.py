@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,9 @@ BROWSE = journey(Shopper.browse)
 PRODUCTS = journey(Shopper.products_api)
 CATALOG = journey(Shopper.browse, Shopper.products_api)
 CHECKOUT = journey(Shopper.checkout)
+# Good traffic to clear with: a checkout and cheap reads of carts and orders, which dilute their
+# services' 5xx share and p99 much faster than checkouts alone.
+CHECKOUT_AND_READS = journey(Shopper.checkout, Shopper.reads, Shopper.reads)
 
 
 def register_journey(shopper: Shopper) -> None:
@@ -229,7 +233,7 @@ def test_products_grpc_latency_fires_the_cart_and_checkout_latency_pages_and_the
         # checkout SLO's 1 s, under the gateway's 3 s upstream timeout (past it, 504s: availability).
         value="700",
         load=Load(journey(Shopper.cart_change, Shopper.checkout), shoppers=1, pause=0.5),
-        clear_with=Load(journey(Shopper.cart_change, Shopper.checkout), shoppers=4),
+        clear_with=Load(journey(Shopper.cart_change, Shopper.checkout, Shopper.reads, Shopper.reads), shoppers=4),
     )
     _lingering_are_slow_windows(outcome)
 
@@ -255,7 +259,8 @@ def test_catalog_cache_off_fires_the_hit_ratio_alert_and_it_clears(shop: Shop, p
         prometheus,
         fault="catalog-cache-off",
         value=None,
-        load=Load(CATALOG, shoppers=2, pause=0.1),
+        # The alert wants more than one lookup a second over its 10-minute window: 600 lookups.
+        load=Load(CATALOG, shoppers=4),
         clear_with=Load(CATALOG, shoppers=4),
     )
     assert outcome.lingering == []
@@ -312,13 +317,18 @@ def test_carts_unavailable_fires_the_checkout_alerts_and_the_page_reaches_the_we
     to orders on its own port, for orders' own alerts. Every failed checkout the gateway answers must be
     outweighed 70 to 1 before the page clears, so the gateway sees no more than the page needs."""
     through_gateway = itertools.count()
+    gateway_first = threading.Lock()
 
     def checkout(shopper: Shopper) -> None:
-        n = next(through_gateway)
-        shopper.checkout(direct=n >= 3)
-        if n == 0:
-            # The next scrape shows the gateway's first 5xx series at 1: rate() counts only what follows.
-            time.sleep(1.5)
+        with gateway_first:  # the three gateway checkouts first, one after the other
+            n = next(through_gateway)
+            if n < 3:
+                shopper.checkout()
+                if n == 0:
+                    # The next scrape shows the gateway's first 5xx series at 1: rate() counts what follows.
+                    time.sleep(1.5)
+                return
+        shopper.checkout(direct=True)
 
     page = Expected.of("CheckoutAvailabilityBudgetBurn", window=PAGE)
     delivered_before = len(shop.webhook.alerts("CheckoutAvailabilityBudgetBurn", "firing", window=PAGE))
@@ -330,8 +340,9 @@ def test_carts_unavailable_fires_the_checkout_alerts_and_the_page_reaches_the_we
         quiet=Load(CHECKOUT, shoppers=1, pause=0.5),
         # Three through the gateway: under its circuit breaker's CIRCUIT_FAIL_MAX (5), so clearing
         # checkouts are not answered "circuit open".
-        load=Load(journey(checkout), shoppers=1, pause=1.0),
-        clear_with=Load(CHECKOUT, shoppers=4),
+        # CheckoutFailureSpike wants more than 0.05 failures a second over its 10-minute window: 30.
+        load=Load(journey(checkout), shoppers=2, pause=0.3),
+        clear_with=Load(journey(Shopper.checkout, *[Shopper.reads] * 4), shoppers=4),
     )
     _lingering_are_slow_windows(outcome)
     # the whole path: Prometheus -> Alertmanager (critical route) -> the webhook, with the runbook link
@@ -357,7 +368,7 @@ def test_orders_db_slow_fires_the_checkout_latency_page_and_orders_p99_and_they_
         # gateway's 3 s upstream timeout (past it, 504s would spend the availability budget as well).
         value="100",
         load=Load(CHECKOUT, shoppers=1, pause=0.5),
-        clear_with=Load(CHECKOUT, shoppers=4),
+        clear_with=Load(CHECKOUT_AND_READS, shoppers=4),
     )
     _lingering_are_slow_windows(outcome)
 
