@@ -53,6 +53,10 @@ from tests.alerts.support import (
 FIRE_SECONDS = 60.0
 CLEAR_SECONDS = 120.0
 BASELINE_PAUSE = 0.5
+GATEWAY_CHECKOUT_5XX = (
+    'sum(django_http_responses_total_by_status_view_method_total{job="gateway", view="api:checkout", '
+    'method="POST", status=~"5.."})'
+)
 # The stack starts inside the first test's time; a contract takes well under a minute when it holds.
 pytestmark = pytest.mark.timeout(300)
 
@@ -325,8 +329,12 @@ def test_carts_unavailable_fires_the_checkout_alerts_and_the_page_reaches_the_we
             if n < 3:
                 shopper.checkout()
                 if n == 0:
-                    # The next scrape shows the gateway's first 5xx series at 1: rate() counts what follows.
-                    time.sleep(1.5)
+                    # rate() counts only what follows the first sample of the gateway's new 5xx series.
+                    poll(
+                        lambda: prometheus.query(f"{GATEWAY_CHECKOUT_5XX} > 0"),
+                        seconds=15,
+                        what="Prometheus scraped the gateway's first failed checkout",
+                    )
                 return
         shopper.checkout(direct=True)
 
