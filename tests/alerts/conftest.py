@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,25 +30,13 @@ from tests.alerts.support import (
     poll,
     register,
 )
+from tests.e2e.conftest import _print_logs
 from tests.stack.support import WebhookReceiver
 from tools.shoprun import Stack
 
 FOR_CAP = "3s"
 SCRAPE_INTERVAL = "1s"
 SHOPPERS = 4
-# Jobs a test waits for before it starts: every process of the shop is scraped.
-SHOP_JOBS = {
-    "gateway",
-    "users",
-    "products",
-    "orders",
-    "carts",
-    "products-grpc",
-    "users-relay",
-    "orders-relay",
-    "carts-consumer",
-    "products-consumer",
-}
 
 
 @dataclass
@@ -67,12 +54,6 @@ class Shop:
     def late_events_shopper(self) -> Shopper:
         """The customer no other test uses: its orders' events may empty its cart long after checkout."""
         return Shopper(self.customers[SHOPPERS], self.product_id, Counts())
-
-
-def _print_logs(var_dir: Path) -> None:
-    for log in sorted((var_dir / "log").glob("*.log")):
-        lines = log.read_text(errors="replace").splitlines()[-30:]
-        sys.stderr.write(f"\n----- {log.name} (last {len(lines)} lines) -----\n" + "\n".join(lines) + "\n")
 
 
 def _stocked_product(client: httpx.Client) -> str:
@@ -158,7 +139,8 @@ def prometheus(shop: Shop) -> Prometheus:
     stack.restart_process("prometheus")
     poll(lambda: _ready(), seconds=30, what="Prometheus ready")
     client = Prometheus()
-    poll(lambda: client.scraped_every_target(SHOP_JOBS, 2), seconds=30, what="every process scraped twice")
+    jobs = {p.name for p in stack.processes if p.metrics_port is not None}
+    poll(lambda: client.scraped_every_target(jobs, 2), seconds=30, what="every process scraped twice")
     return client
 
 
