@@ -22,7 +22,7 @@ import pytest
 import redis
 import yaml
 
-from shopkit.testing.exemplars import stored_exemplars
+from shopkit.testing.exemplars import prometheus_on, stored_exemplars
 from tests.e2e.conftest import PG_BASE, Customer, Shop
 from tests.infra.dashboards import dashboard_queries, iter_panels, load_dashboards
 from tools.shoprun import DOMAIN_SERVICES
@@ -153,39 +153,9 @@ def exporters(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture(scope="module")
 def prometheus(shop: Shop, exporters: dict[str, int], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("Debian's prometheus package is required (.ci/run installs it)")
     tmp = tmp_path_factory.mktemp("prometheus")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={_local_config(tmp, exporters)}",
-            f"--storage.tsdb.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            # As compose's and make run's (tools/monitoring.py): the latency panels' exemplars are stored.
-            "--enable-feature=exemplar-storage",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp / "prometheus.log").open("wb"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise AssertionError((tmp / "prometheus.log").read_text()[-3000:])
-            time.sleep(0.2)
+    with prometheus_on(_local_config(tmp, exporters), tmp) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def _query(prometheus: str, expr: str) -> list[dict[str, Any]]:

@@ -44,9 +44,6 @@ def traceparent(trace_id: str, *, sampled: bool = True) -> str:
 def running_prometheus(targets: list[str], tmp_path: Path) -> Iterator[str]:
     """Debian's `prometheus` with exemplar storage, scraping `targets` (host:port, /metrics) every second;
     yields its base URL once ready."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("Debian's prometheus package is required (.ci/run installs it)")
     config = tmp_path / "prometheus.yml"
     config.write_text(
         yaml.safe_dump(
@@ -56,6 +53,17 @@ def running_prometheus(targets: list[str], tmp_path: Path) -> Iterator[str]:
             }
         )
     )
+    with prometheus_on(config, tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def prometheus_on(config: Path, tmp_path: Path) -> Iterator[str]:
+    """Debian's `prometheus` with exemplar storage (as compose's and `make run`'s) on `config`, data and log
+    under `tmp_path`, on a free loopback port; yields its base URL once ready, stops it after."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("Debian's prometheus package is required (.ci/run installs it)")
     log_path = tmp_path / "prometheus.log"
     url = f"http://127.0.0.1:{free_port()}"
     with log_path.open("wb") as log:
