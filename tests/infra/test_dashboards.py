@@ -254,6 +254,23 @@ def test_panel_ids_are_unique_within_each_dashboard() -> None:
         assert len(ids) == len(set(ids)), board["uid"]
 
 
+def test_panels_fit_the_24_column_grid_without_overlapping() -> None:
+    # given: the SDK lays panels out left to right and wraps only once a row is full, so a panel too wide for
+    # what is left of its row would stick out past column 24
+    for board in load_dashboards().values():
+        # when
+        cells: dict[tuple[int, int], str] = {}
+        for panel in iter_panels(board["panels"]):
+            pos = panel["gridPos"]
+            # then
+            assert pos["x"] >= 0, (board["uid"], panel["title"])
+            assert pos["x"] + pos["w"] <= 24, (board["uid"], panel["title"], pos)
+            for x in range(pos["x"], pos["x"] + pos["w"]):
+                for y in range(pos["y"], pos["y"] + pos["h"]):
+                    assert (x, y) not in cells, (board["uid"], panel["title"], "overlaps", cells[(x, y)])
+                    cells[(x, y)] = panel["title"]
+
+
 def test_dashboard_queries_use_only_exported_metric_names() -> None:
     queries = dashboard_queries()
     assert len(queries) > 40
@@ -267,7 +284,7 @@ def test_dashboard_queries_use_only_exported_metric_names() -> None:
 def test_template_variables_use_only_exported_metric_names() -> None:
     for board in load_dashboards().values():
         for variable in board["templating"]["list"]:
-            inner = variable["definition"].removeprefix("label_values(").rsplit(",", 1)[0]
+            inner = variable["query"]["query"].removeprefix("label_values(").rsplit(",", 1)[0]
             assert metric_names(inner) <= EXPORTED_METRICS, board["uid"]
 
 
