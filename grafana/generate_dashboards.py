@@ -114,7 +114,7 @@ def ts(
         .title(title)
         .description(desc)
         .datasource(PROMETHEUS)
-        .targets([query.ref_id("ABCDEFGH"[i]) for i, query in enumerate(queries)])
+        .targets([query.ref_id(chr(ord("A") + i)) for i, query in enumerate(queries)])
         .unit(unit)
         .span(w)
         .height(h)
