@@ -20,6 +20,7 @@ from order_svc.orders.metrics import expiry_metrics
 from order_svc.orders.services import order_expire_pending
 from shopkit.events.metrics import serve_metrics
 from shopkit.events.runtime import stop_on_signals
+
 log = structlog.get_logger(__name__)
 
 # A younger pending order may still be in the middle of its checkout request.
