@@ -32,7 +32,7 @@ PROMETHEUS = dm.DataSourceRef(type_val="prometheus", uid="prometheus")
 LOKI = dm.DataSourceRef(type_val="loki", uid="loki")
 
 HTTP_JOBS = "gateway|users|products|orders|carts"
-SHOP_JOBS = f'job=~"{HTTP_JOBS}|products-grpc|users-relay|orders-relay|carts-consumer|products-consumer"'
+SHOP_JOBS = f'job=~"{HTTP_JOBS}|products-grpc|users-relay|orders-relay|carts-consumer|products-consumer|orders-expirer"'
 RI = "$__rate_interval"
 REQUESTS = "django_http_requests_total_by_view_transport_method_total"
 RESPONSES = "django_http_responses_total_by_status_view_method_total"

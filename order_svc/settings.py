@@ -1,7 +1,7 @@
 """Settings of the orders service: the shared platform settings plus this service's own."""
 
 from shopkit.base_settings import *  # noqa: F403
-from shopkit.base_settings import INSTALLED_APPS, SHOP_EVENTS_PERIODIC_TASKS
+from shopkit.base_settings import INSTALLED_APPS
 from shopkit.settings import cache, database, env
 
 SERVICE_NAME = "orders"
@@ -25,11 +25,7 @@ CARTS_URL = env.str("CARTS_URL", default="http://127.0.0.1:5003")
 CARTS_TIMEOUT_SECONDS = env.float("CARTS_TIMEOUT_SECONDS", default=2.0)
 
 # A checkout still pending after this long lost its answer (or its process): its stock is given back
-# and it fails as abandoned. The outbox relay process runs the check every ORDER_EXPIRY_CHECK_SECONDS.
+# and it fails as abandoned, by the orders-expirer process (`manage.py expire_pending_orders --every 60`).
 ORDER_PENDING_EXPIRY_SECONDS = max(60, env.int("ORDER_PENDING_EXPIRY_SECONDS", default=900))
-SHOP_PERIODIC_TASKS = [
-    ("order_svc.orders.tasks.expire_pending_orders", env.float("ORDER_EXPIRY_CHECK_SECONDS", default=60.0)),
-    *SHOP_EVENTS_PERIODIC_TASKS,
-]
 # Fault switches of the orders HTTP API (shopkit.faults, docs/faults.md); carts-unavailable is in orders.carts.
 SHOP_HTTP_FAULTS = ("orders-db-slow",)

@@ -317,12 +317,13 @@ class Stack:
             ("orders-relay", "order_svc", "outbox_relay", 9402),
             ("carts-consumer", "cart_svc", "consume_events", 9403),
             ("products-consumer", "product_svc", "consume_events", 9404),
+            ("orders-expirer", "order_svc", "expire_pending_orders --every 60", 9405),
         ]
         for proc_name, package, command, metrics_port in workers_spec:
             procs.append(
                 Process(
                     proc_name,
-                    [PY, str(ROOT / package / "manage.py"), command],
+                    [PY, str(ROOT / package / "manage.py"), *command.split()],
                     env={"METRICS_PORT": str(metrics_port)},
                     health_url=f"http://127.0.0.1:{metrics_port}/metrics",
                     metrics_port=metrics_port,

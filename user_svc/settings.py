@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from shopkit.base_settings import *  # noqa: F403
-from shopkit.base_settings import INSTALLED_APPS, JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS, SHOP_EVENTS_PERIODIC_TASKS
+from shopkit.base_settings import INSTALLED_APPS, JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS
 from shopkit.settings import (
     PERSON_PASSWORD_MIN_LENGTH,
     VAR_DIR,
@@ -35,9 +35,6 @@ SHOP_ADMIN_PASSWORD_CHANGE_FORM = "user_svc.accounts.admin.OwnPasswordChangeAdmi
 
 DATABASES = {"default": database("users")}
 CACHES = {"default": cache("users")}
-
-# Periodic jobs, run by the outbox relay process (shopkit.periodic).
-SHOP_PERIODIC_TASKS = [*SHOP_EVENTS_PERIODIC_TASKS]
 
 # Tokens: this service signs them (RS256) with the private key; JWT_PUBLIC_KEY is its public half (and
 # the previous key's during a rotation), so it verifies its own access tokens without fetching its JWKS.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+from functools import cache
 
 from prometheus_client import Counter
 
@@ -27,3 +29,28 @@ CHECKOUT_FAILURES = Counter("shop_checkout_failures_total", "Checkouts that did 
 # Every reason exists from the start at 0, so rates and alerts see a series before the first failure.
 for _reason in CheckoutFailureReason:
     CHECKOUT_FAILURES.labels(reason=_reason.value)
+
+
+@dataclass(frozen=True)
+class ExpiryMetrics:
+    runs: Counter
+    expired: Counter
+
+
+# Built on first use, by the expirer process alone: the web workers import this module too and must not
+# export its counters as 0 under the `orders` job.
+@cache
+def expiry_metrics() -> ExpiryMetrics:
+    metrics = ExpiryMetrics(
+        runs=Counter(
+            "shop_order_expiry_runs_total",
+            "Runs of expire_pending_orders, by outcome (ok, failed: an error, logged, then the next run).",
+            ["outcome"],
+        ),
+        expired=Counter(
+            "shop_orders_expired_total", "Checkouts left pending that expiry failed as abandoned (stock given back)."
+        ),
+    )
+    for outcome in ("ok", "failed"):
+        metrics.runs.labels(outcome=outcome)
+    return metrics

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from order_svc.orders.errors import CheckoutFailed
@@ -181,36 +181,42 @@ def test_a_retried_checkout_after_its_reservation_was_released_reserves_again(
     assert fake_products.stock(lamp) == 3
 
 
-def test_expire_pending_orders_command(fake_products: FakeProducts) -> None:
-    # given
+def test_expire_pending_orders_once_fails_checkouts_pending_past_the_setting_and_gives_their_stock_back(
+    fake_products: FakeProducts, settings: Any
+) -> None:
+    # given: one checkout pending for two hours, one just begun; the configured limit (15 minutes)
+    assert settings.ORDER_PENDING_EXPIRY_SECONDS == 900
     lamp = fake_products.add_product(stock=10).id
-    _pending_order(product_id=lamp, quantity=4, age=dt.timedelta(hours=2), reserved=True)
+    stuck = _pending_order(product_id=lamp, quantity=4, age=dt.timedelta(hours=2), reserved=True)
+    fresh = _pending_order(product_id=lamp, quantity=1, age=dt.timedelta(seconds=5), reserved=True)
+    out = io.StringIO()
+
+    # when
+    call_command("expire_pending_orders", stdout=out)
+
+    # then: the old one failed as abandoned, its stock back; the young one untouched
+    assert out.getvalue() == "expired 1 pending order(s)\n"
+    assert Order.objects.filter(id=stuck.id).values_list("status", "failure_reason").get() == (
+        OrderStatus.FAILED,
+        "abandoned",
+    )
+    assert Order.objects.get(id=fresh.id).status == OrderStatus.PENDING
+    assert fake_products.stock(lamp) == 9
+    assert fake_products.calls["ReleaseStock"] == 1
+
+
+def test_expire_pending_orders_takes_an_older_than_and_refuses_one_under_a_minute(fake_products: FakeProducts) -> None:
+    # given: a checkout pending for 30 minutes (past the setting, not past the hour asked for)
+    lamp = fake_products.add_product(stock=10).id
+    order = _pending_order(product_id=lamp, quantity=4, age=dt.timedelta(minutes=30), reserved=True)
     out = io.StringIO()
 
     # when
     call_command("expire_pending_orders", "--older-than", "3600", stdout=out)
+    with pytest.raises(CommandError, match="--older-than must be at least 60 seconds"):
+        call_command("expire_pending_orders", "--older-than", "59")
 
     # then
-    assert out.getvalue() == "expired 1 pending order(s)\n"
-    assert fake_products.stock(lamp) == 10
-
-
-def test_the_outbox_relay_expires_pending_checkouts_on_its_schedule(fake_products: FakeProducts, settings: Any) -> None:
-    # given: the service's periodic job as configured, one checkout pending for two hours, one just begun
-    from shopkit.events.relay import OutboxRelay
-
-    assert ("order_svc.orders.tasks.expire_pending_orders", 60.0) in settings.SHOP_PERIODIC_TASKS
-    lamp = fake_products.add_product(stock=10).id
-    stuck = _pending_order(product_id=lamp, quantity=4, age=dt.timedelta(hours=2), reserved=True)
-    fresh = _pending_order(product_id=lamp, quantity=1, age=dt.timedelta(seconds=5), reserved=True)
-    relay = OutboxRelay()
-
-    # when: two turns of the relay's loop
-    relay.run_periodic()
-    relay.run_periodic()
-
-    # then: the old one is failed and its stock back; the young one is untouched; ran once per interval
-    assert Order.objects.get(id=stuck.id).status == OrderStatus.FAILED
-    assert Order.objects.get(id=fresh.id).status == OrderStatus.PENDING
-    assert fake_products.stock(lamp) == 9
-    assert fake_products.calls["ReleaseStock"] == 1
+    assert out.getvalue() == "expired 0 pending order(s)\n"
+    assert Order.objects.get(id=order.id).status == OrderStatus.PENDING
+    assert fake_products.stock(lamp) == 6

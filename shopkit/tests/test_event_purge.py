@@ -1,4 +1,4 @@
-"""Retention: sent outbox rows and processed-event ids are purged by the periodic jobs the relay and consumers run."""
+"""Retention: sent outbox rows and processed-event ids are purged by the consumers' periodic jobs and by the relay."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def test_the_consumers_periodic_jobs_forget_processed_events_past_retention_in_b
     assert set(ProcessedEvent.objects.values_list("id", flat=True)) == kept
 
 
-def test_the_relays_periodic_jobs_purge_only_sent_rows_past_retention(events_jobs: Any) -> None:
+def test_the_relays_purge_deletes_only_sent_rows_past_retention_once_per_interval(events_jobs: Any) -> None:
     # given
     old_sent = _outbox(sent_days_ago=8)
     recent_sent = _outbox(sent_days_ago=6)
@@ -73,11 +73,18 @@ def test_the_relays_periodic_jobs_purge_only_sent_rows_past_retention(events_job
     old_dead = _outbox(sent_days_ago=None, dead=True)
     relay = OutboxRelay()
 
-    # when
-    relay.run_periodic()
+    # when: its loop's purge comes due twice in a row; the second turn waits for EVENT_PURGE_INTERVAL_SECONDS
+    relay.purge_when_due()
+    again = _outbox(sent_days_ago=8)
+    relay.purge_when_due()
 
     # then: unsent and dead rows are never purged, whatever their age
-    assert set(OutboxEvent.objects.values_list("id", flat=True)) == {recent_sent.id, old_unsent.id, old_dead.id}
+    assert set(OutboxEvent.objects.values_list("id", flat=True)) == {
+        recent_sent.id,
+        old_unsent.id,
+        old_dead.id,
+        again.id,
+    }
     assert not OutboxEvent.objects.filter(id=old_sent.id).exists()
 
 
@@ -94,3 +101,28 @@ def test_a_retention_of_zero_days_keeps_everything(events_jobs: Any) -> None:
     # then
     assert ProcessedEvent.objects.filter(id=processed.id).exists()
     assert OutboxEvent.objects.filter(id=sent.id).exists()
+
+
+def test_a_failing_periodic_job_is_logged_and_never_stops_the_consumers_other_jobs(settings: Any) -> None:
+    # given: one job that fails and one that works, both due
+    ran: list[str] = []
+
+    def broken() -> None:
+        ran.append("broken")
+        raise RuntimeError("boom")
+
+    def working() -> None:
+        ran.append("working")
+
+    import shopkit_tests
+
+    shopkit_tests.broken_job, shopkit_tests.working_job = broken, working  # type: ignore[attr-defined]
+    settings.SHOP_PERIODIC_TASKS = [("shopkit_tests.broken_job", 60), ("shopkit_tests.working_job", 0)]
+    periodic = PeriodicTasks()
+
+    # when: two turns of the consumer's loop
+    periodic.run_due()
+    periodic.run_due()
+
+    # then: the failure did not stop the other job; each runs at most once per interval
+    assert ran == ["broken", "working", "working"]

@@ -40,6 +40,7 @@ LOCAL_TARGETS = {
     "orders-relay": 9402,
     "carts-consumer": 9403,
     "products-consumer": 9404,
+    "orders-expirer": 9405,
 }
 
 HTTP_JOBS = {"gateway", "users", "products", "orders", "carts"}

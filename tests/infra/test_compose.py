@@ -40,6 +40,7 @@ SHOP_PROCESSES = {
     "orders-relay": "python order_svc/manage.py outbox_relay",
     "carts-consumer": "python cart_svc/manage.py consume_events",
     "products-consumer": "python product_svc/manage.py consume_events",
+    "orders-expirer": "python order_svc/manage.py expire_pending_orders --every 60",
 }
 
 
@@ -119,7 +120,7 @@ def test_shop_processes_get_their_required_environment() -> None:
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://tempo:4318"
         if name != "gateway":
             assert env["DATABASE_URL"].startswith("postgres://"), name
-        if name.endswith(("-relay", "-consumer", "-grpc")):
+        if name.endswith(("-relay", "-consumer", "-grpc", "-expirer")):
             assert "METRICS_PORT" in env, name
         if name in {"users", "products", "orders", "carts", "gateway"}:
             assert env["PROMETHEUS_MULTIPROC_DIR"] == "/run/prometheus", name
@@ -284,7 +285,14 @@ def test_gateway_believes_forwarded_for_only_from_the_edge_network() -> None:
 def test_worker_metrics_listen_on_the_network_only_where_prometheus_scrapes_them() -> None:
     workers = {name: environment(s) for name, s in services().items() if "METRICS_PORT" in environment(s)}
 
-    assert set(workers) == {"products-grpc", "users-relay", "orders-relay", "carts-consumer", "products-consumer"}
+    assert set(workers) == {
+        "products-grpc",
+        "users-relay",
+        "orders-relay",
+        "carts-consumer",
+        "products-consumer",
+        "orders-expirer",
+    }
     assert {name: env.get("METRICS_BIND") for name, env in workers.items()} == dict.fromkeys(workers, "0.0.0.0")  # noqa: S104
 
 

@@ -17,8 +17,8 @@ from shopkit.grpc.tls import TlsFiles
 from shopkit.testing.fake_products import start_fake_products
 from tests.infra.support import COMPOSE_DIR, ROOT, load_compose
 
-# The orders relay calls products too: it gives back the stock of checkouts left pending (as orders).
-GRPC_CLIENTS = {"products-grpc": "products", "orders": "orders", "orders-relay": "orders", "carts": "carts"}
+# The orders expirer calls products too: it gives back the stock of checkouts left pending (as orders).
+GRPC_CLIENTS = {"products-grpc": "products", "orders": "orders", "orders-expirer": "orders", "carts": "carts"}
 
 
 def _service(name: str) -> dict[str, Any]:

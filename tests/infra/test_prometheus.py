@@ -30,6 +30,7 @@ SHOP_JOBS = {
     "orders-relay": "orders",
     "carts-consumer": "carts",
     "products-consumer": "products",
+    "orders-expirer": "orders",
 }
 
 

@@ -1,7 +1,7 @@
 """`make run` with Prometheus and Alertmanager: generated configuration, checked by the machine's own
 promtool and amtool, and the real `python -m tools.shoprun` seen through Prometheus's HTTP API.
 
-The live tests start the whole shop on its fixed ports (3000, 5000-5003, 9090, 9093, 9400-9404, 50051,
+The live tests start the whole shop on its fixed ports (3000, 5000-5003, 9090, 9093, 9400-9405, 50051,
 9092) like the end-to-end suite; run them alone (flock /tmp/shop-e2e.lock) when anything else may use them.
 """
 
@@ -44,6 +44,7 @@ EMBEDDED = {
     "orders-relay": (9402, "orders"),
     "carts-consumer": (9403, "carts"),
     "products-consumer": (9404, "products"),
+    "orders-expirer": (9405, "orders"),
     "prometheus": (9090, "prometheus"),
     "alertmanager": (9093, "alertmanager"),
 }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from tools.shoprun import DOMAIN_SERVICES, Stack
+from tools.shoprun import DOMAIN_SERVICES, ROOT, Stack
 
 
 def _prepared_stack(var_dir: Path) -> tuple[Stack, str]:
@@ -90,3 +90,23 @@ def test_a_lost_service_key_is_issued_again_and_nothing_else(tmp_path: Path) -> 
     assert written == ["orders"]
     assert (grpc_dir / "products.crt").read_bytes() == products_cert
     assert (grpc_dir / "orders.key").exists()
+
+
+def test_make_runs_plan_runs_the_pending_order_expiry_as_its_own_process(tmp_path: Path) -> None:
+    # given
+    stack = Stack(
+        environ={"PATH": "/usr/bin", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, stream=False, var_dir=tmp_path
+    )
+
+    # when
+    plan = {proc.name: proc for proc in stack.plan()}
+
+    # then: its own entry, observed like the relays and consumers (/metrics is its health and its scrape)
+    expirer = plan["orders-expirer"]
+    assert expirer.argv[1:] == [str(ROOT / "order_svc" / "manage.py"), "expire_pending_orders", "--every", "60"]
+    assert (expirer.env, expirer.health_url, expirer.metrics_port) == (
+        {"METRICS_PORT": "9405"},
+        "http://127.0.0.1:9405/metrics",
+        9405,
+    )
+    assert plan["orders-relay"].argv[1:] == [str(ROOT / "order_svc" / "manage.py"), "outbox_relay"]

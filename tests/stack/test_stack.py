@@ -32,6 +32,7 @@ SHOP_SERVICES = (
     "orders-relay",
     "carts-consumer",
     "products-consumer",
+    "orders-expirer",
 )
 ONE_SHOT = (
     "shop-image",

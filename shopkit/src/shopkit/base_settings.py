@@ -210,7 +210,8 @@ EVENT_DB_RETRY_BACKOFF_SECONDS = env.float("EVENT_DB_RETRY_BACKOFF_SECONDS", def
 # default), so a redelivered or replayed event is always recognised as a duplicate.
 PROCESSED_EVENT_RETENTION_DAYS = env.int("PROCESSED_EVENT_RETENTION_DAYS", default=30)
 EVENT_PURGE_INTERVAL_SECONDS = env.float("EVENT_PURGE_INTERVAL_SECONDS", default=3600.0)
-# Each service's SHOP_PERIODIC_TASKS includes these (run by its relay or its consumer).
+# A service with an event consumer lists these in its SHOP_PERIODIC_TASKS (run by the consumer, shopkit.periodic);
+# an outbox relay purges its sent rows itself, every EVENT_PURGE_INTERVAL_SECONDS.
 SHOP_EVENTS_PERIODIC_TASKS = [
     ("shopkit.events.tasks.purge_sent_outbox_rows", EVENT_PURGE_INTERVAL_SECONDS),
     ("shopkit.events.tasks.purge_processed_events", EVENT_PURGE_INTERVAL_SECONDS),

@@ -1,4 +1,4 @@
-"""A service's periodic jobs (`SHOP_PERIODIC_TASKS`), run by the background process the service already has."""
+"""A service's periodic jobs (`SHOP_PERIODIC_TASKS`), run by its event consumer process between messages."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ log = get_logger(__name__)
 class PeriodicTasks:
     """Runs each `(dotted path, interval in seconds)` of `SHOP_PERIODIC_TASKS` when its turn comes.
 
-    The outbox relay (orders: expiring checkouts left pending) and the event consumer (products:
-    expiring reservations no order confirmed) call `run_due()` in their loops, so no scheduler
-    process is needed. A job that fails is logged and tried again at its next turn; it never stops
-    the loop that runs it.
+    The event consumer (products: expiring reservations no order confirmed; every consumer: the events'
+    purges) calls `run_due()` in its loop. The outbox relay runs none of them: it purges its own sent
+    rows, and work of a service without a consumer is a process of its own (orders-expirer). A job
+    that fails is logged and tried again at its next turn; it never stops the loop that runs it.
     """
 
     def __init__(self) -> None:

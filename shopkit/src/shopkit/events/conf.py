@@ -28,6 +28,7 @@ class EventSettings:
     db_max_attempts: int = 10
     db_retry_backoff: float = 1.0
     processed_retention_days: int = 30
+    purge_interval: float = 3600.0
     # topic -> the CloudEvents `source` of the only service that may publish to it.
     topic_owners: Mapping[str, str] = field(default_factory=dict)
     # This service's Kafka principal (shopkit.events.kafka.security_config checks it; docs/security.md).
@@ -60,6 +61,7 @@ class EventSettings:
             db_max_attempts=max(1, int(getattr(settings, "EVENT_DB_MAX_ATTEMPTS", 10))),
             db_retry_backoff=max(0.0, float(getattr(settings, "EVENT_DB_RETRY_BACKOFF_SECONDS", 1.0))),
             processed_retention_days=int(getattr(settings, "PROCESSED_EVENT_RETENTION_DAYS", 30)),
+            purge_interval=float(getattr(settings, "EVENT_PURGE_INTERVAL_SECONDS", 3600.0)),
             topic_owners=dict(getattr(settings, "SHOP_EVENT_TOPIC_OWNERS", {})),
             security_protocol=str(getattr(settings, "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")).upper(),
             sasl_mechanism=str(getattr(settings, "KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")),

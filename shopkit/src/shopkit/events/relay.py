@@ -28,7 +28,6 @@ from shopkit.events.services import outbox_claim_batch, outbox_mark_refused, out
 from shopkit.events.tasks import purge_sent_outbox_rows
 from shopkit.faults import fault_enabled, is_stalled
 from shopkit.logging import get_logger
-from shopkit.periodic import PeriodicTasks
 from shopkit.tracing import tracer
 
 log = get_logger(__name__)
@@ -98,7 +97,7 @@ class OutboxRelay:
         self._metrics = relay_metrics()
         self._tracer = tracer(__name__)
         self._next_stats = 0.0
-        self._periodic = PeriodicTasks()
+        self._next_purge = 0.0
         # A down broker must not hold a loop much longer than a failed flush would.
         self._admin_timeout = min(5.0, self.conf.delivery_timeout)
 
@@ -307,15 +306,18 @@ class OutboxRelay:
         self._metrics.oldest_age.set(max(0.0, age))
 
     def purge(self) -> int:
-        """Delete sent rows past OUTBOX_RETENTION_DAYS now (`outbox_relay --once --purge`); the running
-        relay does it as the periodic job shopkit.events.tasks.purge_sent_outbox_rows."""
+        """Delete sent rows past OUTBOX_RETENTION_DAYS now (`outbox_relay --once --purge`; the running relay
+        every EVENT_PURGE_INTERVAL_SECONDS)."""
         return purge_sent_outbox_rows()
 
-    def run_periodic(self) -> None:
-        """The service's periodic jobs (`SHOP_PERIODIC_TASKS`, the events' purges among them): the relay
-        is a long-running background process, so it runs the jobs that would otherwise need a scheduler
-        (see shopkit.periodic)."""
-        self._periodic.run_due()
+    def purge_when_due(self) -> None:
+        """Purge sent rows once every EVENT_PURGE_INTERVAL_SECONDS: the outbox is the relay's own table. A
+        database error is the loop's to handle, like a batch's; the purge then waits for its next turn."""
+        now = time.monotonic()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + self.conf.purge_interval
+        self.purge()
 
     def run_once(self) -> BatchResult:
         """Publish everything pending now, batch after batch; stop early when the broker fails."""
@@ -341,7 +343,7 @@ class OutboxRelay:
                 # The outbox-relay-stalled fault: loop, publish nothing, keep reporting the growing backlog.
                 result = BatchResult() if is_stalled("outbox-relay-stalled") else self.publish_batch()
                 self.report_backlog()
-                self.run_periodic()
+                self.purge_when_due()
             except DatabaseError as exc:
                 log.warning("outbox_relay_database_error", error=str(exc))
                 result = BatchResult(failed=1, retry_later=1)
