@@ -52,6 +52,7 @@ from shopkit.logging import get_logger
 log = get_logger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 SERVICE_NAME = "shop.product.v1.ProductService"
 READ_ATTEMPTS = 3
@@ -134,20 +135,14 @@ class ProductsClient:
             order_id=str(order_id),
             lines=[product_pb2.ReservationLine(product_id=str(pid), quantity=qty) for pid, qty in lines],
         )
-        try:
-            response = self._stub.ReserveStock(request, timeout=self.deadline_seconds)
-        except grpc.RpcError as exc:
-            raise error_from_rpc(exc) from exc
+        response = self._write(self._stub.ReserveStock, request)
         log.info("stock_reserved_remotely", order_id=str(order_id), replayed=response.replayed)
         return [ReservedLine.from_message(line) for line in response.lines]
 
     def release_stock(self, order_id: uuid.UUID | str) -> bool:
         """Idempotent; False when nothing was held (already released or never reserved)."""
         request = product_pb2.ReleaseStockRequest(order_id=str(order_id))
-        try:
-            response = self._stub.ReleaseStock(request, timeout=self.deadline_seconds)
-        except grpc.RpcError as exc:
-            raise error_from_rpc(exc) from exc
+        response = self._write(self._stub.ReleaseStock, request)
         return response.released
 
     def confirm_reservation(self, order_id: uuid.UUID | str) -> bool:
@@ -157,11 +152,15 @@ class ProductsClient:
         units were sold; ReservationNotFound when products never reserved for the order.
         """
         request = product_pb2.ConfirmReservationRequest(order_id=str(order_id))
+        response = self._write(self._stub.ConfirmReservation, request)
+        return response.confirmed
+
+    def _write(self, method: grpc.UnaryUnaryMultiCallable[R, T], request: R) -> T:
+        """One attempt within the deadline: writes are idempotent per order, so the caller decides to repeat."""
         try:
-            response = self._stub.ConfirmReservation(request, timeout=self.deadline_seconds)
+            return method(request, timeout=self.deadline_seconds)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc) from exc
-        return response.confirmed
 
     def _read(self, call: Callable[[float], T], *, product_id: uuid.UUID | str | None = None) -> T:
         """Run a read with backoff on UNAVAILABLE / DEADLINE_EXCEEDED, all within one overall deadline."""
