@@ -44,13 +44,16 @@ test: install ## Every service's suite (PostgreSQL, Redis), then infra checks an
 test-stack: install ## The compose stack for real on a private Docker engine (stand-in images built here), black-box
 	$(PY) -m tools.testall stack
 
-lint: install ## ruff (lint + format check), mypy per service, migrations check, secret scan
+# buf breaking compares proto/ with the last commit of main (a clone's .git and a worktree's .git file alike).
+lint: install ## ruff (lint + format check), mypy per service, migrations check, secret scan, buf lint + breaking
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PYTHONPATH=$(CURDIR):$(CURDIR)/shopkit DJANGO_SETTINGS_MODULE=shopkit_tests.settings $(BIN)/mypy shopkit/src/shopkit tools bench
 	@for svc in $(SERVICES); do echo "mypy $$svc"; DJANGO_SETTINGS_MODULE=$$svc.settings $(BIN)/mypy $$svc || exit 1; done
 	@for svc in user_svc product_svc order_svc cart_svc; do $(PY) $$svc/manage.py makemigrations --check --dry-run >/dev/null || { echo "missing migrations in $$svc"; exit 1; }; done
 	$(PY) tools/check_secrets.py
+	$(BIN)/buf lint
+	$(BIN)/buf breaking --against '.git#branch=main,subdir=proto'
 
 fmt: install ## Format and auto-fix
 	$(BIN)/ruff format .

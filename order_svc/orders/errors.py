@@ -1,8 +1,10 @@
-"""Error codes and application errors of the orders app (each becomes a problem-details response)."""
+"""Error codes, checkout failure reasons and application errors of the orders app (each a problem-details response)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from django.db import models
 
 from shopkit.errors import ApplicationError, Conflict, ErrorCode, NotFound, ServiceUnavailable, Unprocessable
 
@@ -11,20 +13,54 @@ if TYPE_CHECKING:
 
 
 class OrdersErrorCode(ErrorCode):
+    """Problem types of the orders API besides a failed checkout's (those are FailureReason.code)."""
+
     ORDER_NOT_FOUND = "order-not-found"
     ORDER_NOT_CANCELLABLE = "order-not-cancellable"
     IDEMPOTENCY_KEY_REQUIRED = "idempotency-key-required"
     INVALID_IDEMPOTENCY_KEY = "invalid-idempotency-key"
-    EMPTY_CART = "empty-cart"
-    CART_TOO_LARGE = "cart-too-large"
-    CARTS_UNAVAILABLE = "carts-unavailable"
-    PRODUCTS_UNAVAILABLE = "products-unavailable"
-    INSUFFICIENT_STOCK = "insufficient-stock"
-    PRODUCT_UNAVAILABLE = "product-unavailable"
-    PRODUCT_NOT_FOUND = "product-not-found"
-    MIXED_CURRENCIES = "mixed-currencies"
-    TOTAL_TOO_LARGE = "order-total-too-large"
-    CHECKOUT_ABANDONED = "checkout-abandoned"
+
+
+class FailureReason(models.TextChoices):
+    """Why a checkout did not place an order: the one vocabulary of the order's `failure_reason`, the
+    `reason` label of shop_checkout_failures_total and (`code`) the problem type the API answers with.
+
+    The first four fail a checkout call and store nothing final: no order (cart unreadable, empty or too
+    large) or the order stays pending for a retry of its key (products unreachable). The others fail the
+    order for good (FINAL_FAILURE_REASONS); a replay of its idempotency key answers with the same problem.
+    """
+
+    CARTS_UNAVAILABLE = "carts_unavailable", "Carts unavailable"
+    EMPTY_CART = "empty_cart", "Empty cart"
+    CART_TOO_LARGE = "cart_too_large", "Cart too large"
+    PRODUCTS_UNAVAILABLE = "products_unavailable", "Products unavailable"
+    INSUFFICIENT_STOCK = "insufficient_stock", "Insufficient stock"
+    PRODUCT_UNAVAILABLE = "product_unavailable", "Product unavailable"
+    PRODUCT_NOT_FOUND = "product_not_found", "Product not found"
+    MIXED_CURRENCIES = "mixed_currencies", "Mixed currencies"
+    TOTAL_TOO_LARGE = "total_too_large", "Total too large"
+    ABANDONED = "abandoned", "Abandoned while pending"
+
+    @property
+    def code(self) -> str:
+        """The problem type slug: the reason's name with hyphens, but for two published otherwise."""
+        return _PUBLISHED_CODES.get(self, self.value.replace("_", "-"))
+
+
+_PUBLISHED_CODES: dict[FailureReason, str] = {
+    FailureReason.TOTAL_TOO_LARGE: "order-total-too-large",
+    FailureReason.ABANDONED: "checkout-abandoned",
+}
+
+# The reasons an order is stored failed with (Order.failure_reason's choices).
+FINAL_FAILURE_REASONS: tuple[FailureReason, ...] = (
+    FailureReason.INSUFFICIENT_STOCK,
+    FailureReason.PRODUCT_UNAVAILABLE,
+    FailureReason.PRODUCT_NOT_FOUND,
+    FailureReason.MIXED_CURRENCIES,
+    FailureReason.TOTAL_TOO_LARGE,
+    FailureReason.ABANDONED,
+)
 
 
 class OrderNotFound(NotFound):
@@ -64,14 +100,14 @@ class InvalidIdempotencyKey(ApplicationError):
 
 class EmptyCart(Unprocessable):
     def __init__(self) -> None:
-        super().__init__("The cart is empty: there is nothing to order.", code=OrdersErrorCode.EMPTY_CART)
+        super().__init__("The cart is empty: there is nothing to order.", code=FailureReason.EMPTY_CART.code)
 
 
 class CartTooLarge(Unprocessable):
     def __init__(self, *, max_lines: int) -> None:
         super().__init__(
             f"An order holds at most {max_lines} different products.",
-            code=OrdersErrorCode.CART_TOO_LARGE,
+            code=FailureReason.CART_TOO_LARGE.code,
             extra={"max_lines": max_lines},
         )
 
@@ -80,7 +116,7 @@ class CartsUnavailable(ServiceUnavailable):
     def __init__(self) -> None:
         super().__init__(
             "The cart cannot be read right now; nothing was ordered. Try again shortly.",
-            code=OrdersErrorCode.CARTS_UNAVAILABLE,
+            code=FailureReason.CARTS_UNAVAILABLE.code,
         )
 
 
@@ -88,7 +124,7 @@ class ProductsUnavailable(ServiceUnavailable):
     def __init__(self, *, order_id: str) -> None:
         super().__init__(
             "Stock cannot be reserved right now. Retry with the same Idempotency-Key to complete this order.",
-            code=OrdersErrorCode.PRODUCTS_UNAVAILABLE,
+            code=FailureReason.PRODUCTS_UNAVAILABLE.code,
             extra={"order_id": order_id},
         )
 
@@ -98,39 +134,34 @@ class CheckoutFailed(Conflict):
 
     @classmethod
     def for_order(cls, order: Order) -> CheckoutFailed:
-        from order_svc.orders.models import MONEY_MAX, FailureReason
+        from order_svc.orders.models import MONEY_MAX
 
+        reason = FailureReason(order.failure_reason)
         product_id = str(order.failure_product_id) if order.failure_product_id else None
         extra: dict[str, object] = {"order_id": str(order.id)}
         status = cls.status
         if product_id is not None:
             extra["product_id"] = product_id
-        match order.failure_reason:
+        match reason:
             case FailureReason.INSUFFICIENT_STOCK:
                 available = order.failure_available or 0
                 extra["available"] = available
                 detail = f"Only {available} unit(s) of product {product_id} are in stock."
-                code = OrdersErrorCode.INSUFFICIENT_STOCK
             case FailureReason.PRODUCT_UNAVAILABLE:
                 detail = f"Product {product_id} is no longer sold."
-                code = OrdersErrorCode.PRODUCT_UNAVAILABLE
             case FailureReason.PRODUCT_NOT_FOUND:
                 detail = f"Product {product_id} does not exist any more."
-                code = OrdersErrorCode.PRODUCT_NOT_FOUND
             case FailureReason.MIXED_CURRENCIES:
                 detail = "The cart's products are priced in different currencies; order them separately."
-                code = OrdersErrorCode.MIXED_CURRENCIES
             case FailureReason.TOTAL_TOO_LARGE:
                 detail = f"An order's total may be at most {MONEY_MAX}; order fewer units or split the order."
-                code = OrdersErrorCode.TOTAL_TOO_LARGE
                 extra["max_total"] = str(MONEY_MAX)
                 status = 422  # nothing conflicts: this cart can never be one order
             case _:
                 detail = "The checkout was not completed in time; check out again with a new Idempotency-Key."
-                code = OrdersErrorCode.CHECKOUT_ABANDONED
         return cls(
             f"{detail} The order failed; nothing was charged or reserved.",
-            code=code,
+            code=reason.code,
             extra=extra,
             status=status,
             title=Unprocessable.title if status == Unprocessable.status else None,

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from order_svc.orders.errors import FINAL_FAILURE_REASONS
+
 IDEMPOTENCY_KEY_MAX_LENGTH = 64
 CURRENCY_LENGTH = 3
 PRODUCT_NAME_MAX_LENGTH = 255
@@ -27,17 +29,6 @@ class OrderStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class FailureReason(models.TextChoices):
-    """Why a checkout failed for good; a replay of its idempotency key answers with the same problem."""
-
-    INSUFFICIENT_STOCK = "insufficient_stock", "Insufficient stock"
-    PRODUCT_UNAVAILABLE = "product_unavailable", "Product unavailable"
-    PRODUCT_NOT_FOUND = "product_not_found", "Product not found"
-    MIXED_CURRENCIES = "mixed_currencies", "Mixed currencies"
-    TOTAL_TOO_LARGE = "total_too_large", "Total too large"
-    ABANDONED = "abandoned", "Abandoned while pending"
-
-
 class Order(models.Model):
     """One checkout of a customer's cart, identified for retries by (user_id, idempotency_key)."""
 
@@ -51,7 +42,12 @@ class Order(models.Model):
     # What the cart held when the key was first used: a resumed checkout reserves exactly this,
     # never whatever the cart holds by then.
     requested_lines = models.JSONField(default=list, blank=True, help_text="[{product_id, quantity}] from the cart.")
-    failure_reason = models.CharField(max_length=32, choices=FailureReason.choices, blank=True, default="")
+    failure_reason = models.CharField(
+        max_length=32,
+        choices=[(reason.value, reason.label) for reason in FINAL_FAILURE_REASONS],
+        blank=True,
+        default="",
+    )
     failure_product_id = models.UUIDField(null=True, blank=True)
     failure_available = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

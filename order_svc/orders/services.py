@@ -22,17 +22,16 @@ from order_svc.orders.errors import (
     CartTooLarge,
     CheckoutFailed,
     EmptyCart,
+    FailureReason,
     InvalidIdempotencyKey,
     OrderNotCancellable,
     OrderNotFound,
     ProductsUnavailable,
 )
-from order_svc.orders.metrics import CheckoutFailureReason
 from order_svc.orders.models import (
     IDEMPOTENCY_KEY_MAX_LENGTH,
     MONEY_MAX,
     PRODUCT_NAME_MAX_LENGTH,
-    FailureReason,
     Order,
     OrderLine,
     OrderStatus,
@@ -44,6 +43,7 @@ from shopkit.events import emit_event
 from shopkit.grpc.products import (
     InsufficientStock,
     ProductNotFound,
+    ProductRefusal,
     ProductsServiceUnavailable,
     ProductUnavailable,
     ReservedLine,
@@ -74,64 +74,120 @@ class CheckoutResult:
 # -- checkout -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Refusal:
+    """Why an order's reservation cannot become the order: it fails for good with this reason."""
+
+    reason: FailureReason
+    product_id: uuid.UUID | None = None
+    available: int | None = None
+
+
+# The refusals of a reservation products names (shopkit.grpc.product_contract), as orders' failure reasons.
+_REFUSAL_REASONS: dict[type[ProductRefusal], FailureReason] = {
+    InsufficientStock: FailureReason.INSUFFICIENT_STOCK,
+    ProductUnavailable: FailureReason.PRODUCT_UNAVAILABLE,
+    ProductNotFound: FailureReason.PRODUCT_NOT_FOUND,
+}
+
+
 def order_checkout(*, user_id: uuid.UUID, idempotency_key: str, authorization: str) -> CheckoutResult:
     """Place an order from the caller's cart, exactly once per (user_id, idempotency_key).
 
     Deliberately not one transaction: it calls carts (HTTP) and products (gRPC), and no remote
     call may run inside a database transaction. Instead:
 
-    1. An order with this key exists (a replay):
-       - confirmed or cancelled: returned as it is (`created=False`, the API answers 200);
-       - failed: the same problem is raised again. A key names one checkout attempt and its
-         outcome; a customer who fixed the cart checks out with a new key;
-       - pending (an earlier attempt crashed or found products down): resumed from the
-         reservation, with the lines stored when the key was first used, never the cart as it is
-         now. The call that confirms it answers `created=True`: the customer sees the order placed.
-    2. The cart is read from carts. Carts down: 503; empty: 422. Nothing is stored either way.
-    3. The order is stored `pending` in a short transaction. Two concurrent requests with one key
-       race on the (user_id, idempotency_key) unique constraint; the loser continues with the
-       winner's order as a replay.
-    4. Stock is reserved over gRPC with the order id, outside any transaction. Reservations are
-       idempotent per order, so a resumed or concurrent checkout never reserves twice.
-    5. Reserved: lines with products' names and prices (products are the price authority, never
-       the cart), total, `confirmed`, history and the `shop.order.created.v1` and
-       `shop.order.confirmed.v1` outbox events in one transaction.
-       Refused (insufficient stock, inactive or unknown product): the order is `failed` with the
-       reason and CheckoutFailed (409, naming the product) is raised; nothing is reserved. An
-       unknown product is a 409 like an inactive one: the cart holds a product the catalogue no
-       longer has, a conflict the customer resolves by editing the cart.
-       Products unreachable: 503 and the order stays pending, so retrying the key resumes it.
-       A total beyond what the money columns hold fails the order (422) after its stock went back.
-    6. Confirmed: products is told, so the reservation no longer expires (best effort; products'
-       consumer confirms on the `shop.order.confirmed.v1` event when this call cannot).
+    1. Find the key's order, or read the cart from carts and store the order `pending` with the
+       cart's lines in a short transaction. Carts down: 503; empty: 422; nothing is stored either
+       way. Two concurrent requests with one key race on the (user_id, idempotency_key) unique
+       constraint; the loser continues with the winner's order.
+    2. Settled already (a replay): confirmed or cancelled, returned as it is (`created=False`, the
+       API answers 200); failed, the same problem is raised again. A key names one checkout
+       attempt and its outcome; a customer who fixed the cart checks out with a new key. A pending
+       order (an earlier attempt crashed or found products down) goes on from here, with the lines
+       stored when the key was first used, never the cart as it is now.
+    3. Reserve its stock over gRPC with the order id, outside any transaction. Reservations are
+       idempotent per order, so a resumed or concurrent checkout never reserves twice. Products
+       unreachable: 503 and the order stays pending, so retrying the key resumes it.
+    4. Refused (insufficient stock, inactive or unknown product; or the reserved lines are in
+       mixed currencies or total more than the money columns hold, once their stock went back):
+       the order is `failed` with the reason and CheckoutFailed is raised (409 naming the product;
+       422 for the total). An unknown product is a 409 like an inactive one: the cart holds a
+       product the catalogue no longer has, a conflict the customer resolves by editing the cart.
+    5. Otherwise confirm: lines with products' names and prices (products are the price
+       authority, never the cart), total, `confirmed`, history and the `shop.order.created.v1` and
+       `shop.order.confirmed.v1` outbox events in one transaction (`created=True`: also for the
+       call that completes a resumed order, as the customer sees the order placed). Then products
+       is told, so the reservation no longer expires (best effort; products' consumer confirms on
+       the `shop.order.confirmed.v1` event when this call cannot).
     """
     _check_idempotency_key(idempotency_key)
-    existing = order_by_idempotency_key(user_id=user_id, idempotency_key=idempotency_key)
-    if existing is not None:
-        log.info("checkout_replayed", order_id=str(existing.id), status=existing.status)
-        return _checkout_resume(existing)
+    order = _order_find_or_create_pending(user_id=user_id, idempotency_key=idempotency_key, authorization=authorization)
+    if order.status != OrderStatus.PENDING:
+        return _checkout_settled(order)
 
-    try:
-        cart = cart_fetch(authorization=authorization)
-    except CartsUnavailable:
-        metrics.CHECKOUT_FAILURES.labels(reason=CheckoutFailureReason.CARTS_UNAVAILABLE).inc()
-        raise
-    if not cart.lines:
-        metrics.CHECKOUT_FAILURES.labels(reason=CheckoutFailureReason.EMPTY_CART).inc()
-        raise EmptyCart
-    if len(cart.lines) > MAX_ORDER_LINES:
-        metrics.CHECKOUT_FAILURES.labels(reason=CheckoutFailureReason.CART_TOO_LARGE).inc()
-        raise CartTooLarge(max_lines=MAX_ORDER_LINES)
+    reservation = _stock_reserve(order)
+    if isinstance(reservation, _Refusal):
+        # Raises CheckoutFailed, unless a concurrent request settled the order first.
+        return _checkout_settled(_checkout_fail(order, reservation))
 
-    order, created = _order_create_pending(user_id=user_id, idempotency_key=idempotency_key, cart=cart)
-    if not created:
-        log.info("checkout_lost_race", order_id=str(order.id), status=order.status)
-    return _checkout_resume(order)
+    confirmed, placed = _order_confirm(order_id=order.id, reserved=reservation)
+    if not placed:
+        if confirmed.status == OrderStatus.FAILED:
+            # It failed while this call was reserving (refused to a concurrent request, or expired
+            # as abandoned): whatever this call's reservation holds must go back.
+            _release_best_effort(confirmed)
+        return _checkout_settled(confirmed)
+    _confirm_reservation_best_effort(confirmed)
+    metrics.ORDERS_CREATED.inc()
+    metrics.ORDER_VALUE.labels(currency=confirmed.currency).inc(float(confirmed.total))
+    log.info(
+        "order_placed",
+        order_id=str(confirmed.id),
+        total=str(confirmed.total),
+        currency=confirmed.currency,
+        lines=len(reservation),
+    )
+    return CheckoutResult(order=confirmed, created=True)
 
 
 def _check_idempotency_key(idempotency_key: str) -> None:
     if not IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
         raise InvalidIdempotencyKey(max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
+
+
+def _order_find_or_create_pending(*, user_id: uuid.UUID, idempotency_key: str, authorization: str) -> Order:
+    """The key's order, whatever its status; else a new pending order of the cart's lines."""
+    existing = order_by_idempotency_key(user_id=user_id, idempotency_key=idempotency_key)
+    if existing is not None:
+        log.info("checkout_replayed", order_id=str(existing.id), status=existing.status)
+        return existing
+    order, created = _order_create_pending(
+        user_id=user_id, idempotency_key=idempotency_key, cart=_cart_to_order(authorization=authorization)
+    )
+    if not created:
+        log.info("checkout_lost_race", order_id=str(order.id), status=order.status)
+    return order
+
+
+def _checkout_failure_counted(reason: FailureReason) -> None:
+    metrics.CHECKOUT_FAILURES.labels(reason=reason.value).inc()
+
+
+def _cart_to_order(*, authorization: str) -> Cart:
+    """The caller's cart, if it can become an order: CartsUnavailable (503), EmptyCart or CartTooLarge (422)."""
+    try:
+        cart = cart_fetch(authorization=authorization)
+    except CartsUnavailable:
+        _checkout_failure_counted(FailureReason.CARTS_UNAVAILABLE)
+        raise
+    if not cart.lines:
+        _checkout_failure_counted(FailureReason.EMPTY_CART)
+        raise EmptyCart
+    if len(cart.lines) > MAX_ORDER_LINES:
+        _checkout_failure_counted(FailureReason.CART_TOO_LARGE)
+        raise CartTooLarge(max_lines=MAX_ORDER_LINES)
+    return cart
 
 
 def _order_create_pending(*, user_id: uuid.UUID, idempotency_key: str, cart: Cart) -> tuple[Order, bool]:
@@ -157,27 +213,26 @@ def _order_create_pending(*, user_id: uuid.UUID, idempotency_key: str, cart: Car
     return order, True
 
 
-def _checkout_resume(order: Order) -> CheckoutResult:
-    """Take the order from wherever a previous attempt left it."""
+def _checkout_settled(order: Order) -> CheckoutResult:
+    """The answer for an order that is no longer pending: CheckoutFailed for a failed one."""
     if order.status == OrderStatus.FAILED:
         raise CheckoutFailed.for_order(order)
-    if order.status != OrderStatus.PENDING:
-        return CheckoutResult(order=order, created=False)
-    return _checkout_reserve_and_settle(order)
+    return CheckoutResult(order=order, created=False)
 
 
-def _checkout_reserve_and_settle(order: Order) -> CheckoutResult:
+def _stock_reserve(order: Order) -> list[ReservedLine] | _Refusal:
+    """Reserve the order's requested lines: the reserved lines, or why they cannot become this order.
+
+    ProductsUnavailable (the order stays pending) when products cannot answer, or cannot take back
+    the stock of lines that cannot make one order.
+    """
     requested = [(uuid.UUID(line["product_id"]), int(line["quantity"])) for line in order.requested_lines]
     try:
         reserved = products_client().reserve_stock(order.id, requested)
-    except InsufficientStock as exc:
-        return _checkout_refused(order, FailureReason.INSUFFICIENT_STOCK, exc)
-    except ProductUnavailable as exc:
-        return _checkout_refused(order, FailureReason.PRODUCT_UNAVAILABLE, exc)
-    except ProductNotFound as exc:
-        return _checkout_refused(order, FailureReason.PRODUCT_NOT_FOUND, exc)
+    except ProductRefusal as refusal:
+        return _Refusal(_REFUSAL_REASONS[type(refusal)], product_id=refusal.product_id, available=refusal.available)
     except ProductsServiceUnavailable as exc:
-        metrics.CHECKOUT_FAILURES.labels(reason=CheckoutFailureReason.PRODUCTS_UNAVAILABLE).inc()
+        _checkout_failure_counted(FailureReason.PRODUCTS_UNAVAILABLE)
         log.warning("checkout_products_unavailable", order_id=str(order.id), error=str(exc))
         raise ProductsUnavailable(order_id=str(order.id)) from exc
 
@@ -186,34 +241,34 @@ def _checkout_reserve_and_settle(order: Order) -> CheckoutResult:
         log.error("checkout_empty_reservation", order_id=str(order.id))
         raise ProductsUnavailable(order_id=str(order.id))
     if len({line.currency for line in reserved}) > 1:
-        # Never add up different currencies. The stock must go back before the order may fail;
-        # if products is down now, the order stays pending and a retry comes back here.
-        _release_or_unavailable(order)
-        return _checkout_refused(order, FailureReason.MIXED_CURRENCIES, None)
-    if _order_total(reserved) > MONEY_MAX:
-        # More than the money columns hold: this order can never be stored, so it fails like a
-        # refusal, after its stock went back (the same way as mixed currencies).
-        _release_or_unavailable(order)
-        return _checkout_refused(order, FailureReason.TOTAL_TOO_LARGE, None)
+        # Never add up different currencies.
+        reason = FailureReason.MIXED_CURRENCIES
+    elif _order_total(reserved) > MONEY_MAX:
+        # More than the money columns hold: this order can never be stored.
+        reason = FailureReason.TOTAL_TOO_LARGE
+    else:
+        return reserved
+    # The stock must go back before the order may fail; if products is down now, the order stays
+    # pending and a retry comes back here.
+    _release_or_unavailable(order)
+    return _Refusal(reason)
 
-    confirmed, placed = _order_confirm(order_id=order.id, reserved=reserved)
-    if not placed:
-        if confirmed.status == OrderStatus.FAILED:
-            # It failed while this call was reserving (refused to a concurrent request, or expired
-            # as abandoned): whatever this call's reservation holds must go back.
-            _release_best_effort(confirmed)
-        return _checkout_resume(confirmed)
-    _confirm_reservation_best_effort(confirmed)
-    metrics.ORDERS_CREATED.inc()
-    metrics.ORDER_VALUE.labels(currency=confirmed.currency).inc(float(confirmed.total))
-    log.info(
-        "order_placed",
-        order_id=str(confirmed.id),
-        total=str(confirmed.total),
-        currency=confirmed.currency,
-        lines=len(reserved),
+
+def _checkout_fail(order: Order, refusal: _Refusal) -> Order:
+    """Fail the pending order for the refusal; the order as it is now (settled by another request, maybe)."""
+    failed, transitioned = _order_fail(
+        order_id=order.id, reason=refusal.reason, product_id=refusal.product_id, available=refusal.available
     )
-    return CheckoutResult(order=confirmed, created=True)
+    if transitioned:
+        _checkout_failure_counted(refusal.reason)
+        log.info(
+            "checkout_refused",
+            order_id=str(order.id),
+            reason=refusal.reason.value,
+            product_id=str(refusal.product_id) if refusal.product_id else None,
+            available=refusal.available,
+        )
+    return failed
 
 
 def _line_total(line: ReservedLine) -> Decimal:
@@ -241,7 +296,7 @@ def _release_or_unavailable(order: Order) -> None:
     try:
         products_client().release_stock(order.id)
     except ProductsServiceUnavailable as exc:
-        metrics.CHECKOUT_FAILURES.labels(reason=CheckoutFailureReason.PRODUCTS_UNAVAILABLE).inc()
+        _checkout_failure_counted(FailureReason.PRODUCTS_UNAVAILABLE)
         raise ProductsUnavailable(order_id=str(order.id)) from exc
 
 
@@ -289,37 +344,6 @@ def _order_event_data(order: Order, lines: Sequence[OrderLine]) -> dict[str, Any
         "total": str(order.total),
         "currency": order.currency,
     }
-
-
-def _checkout_refused(order: Order, reason: FailureReason, exc: ApplicationError | None) -> CheckoutResult:
-    product_id, available = _refusal_details(exc)
-    failed, transitioned = _order_fail(order_id=order.id, reason=reason, product_id=product_id, available=available)
-    if transitioned:
-        metrics.CHECKOUT_FAILURES.labels(reason=CheckoutFailureReason(reason.value)).inc()
-        log.info(
-            "checkout_refused",
-            order_id=str(order.id),
-            reason=reason.value,
-            product_id=str(product_id) if product_id else None,
-            available=available,
-        )
-    return _checkout_resume(failed)
-
-
-def _refusal_details(exc: ApplicationError | None) -> tuple[uuid.UUID | None, int | None]:
-    """The product (and units left) products named in its refusal."""
-    if exc is None:
-        return None, None
-    raw_product = getattr(exc, "product_id", None) or exc.extra.get("product_id")
-    raw_available = getattr(exc, "available", None)
-    if raw_available is None:
-        raw_available = exc.extra.get("available")
-    try:
-        product_id = uuid.UUID(str(raw_product)) if raw_product else None
-    except ValueError:
-        product_id = None
-    available = max(0, int(raw_available)) if raw_available is not None else None
-    return product_id, available
 
 
 @transaction.atomic

@@ -1,7 +1,8 @@
 """Error codes and application errors of the catalog (problem details over HTTP, statuses over gRPC).
 
-The codes of stock and product errors are the ones `shopkit.grpc.products` reads back from gRPC
-trailing metadata, so the client can rebuild the same error.
+Products' refusals (unknown or inactive product, insufficient stock, a reservation not found or
+released) are the classes its gRPC clients catch, from the shared contract
+(shopkit.grpc.product_contract): the catalog raises them, over HTTP and gRPC alike.
 """
 
 from __future__ import annotations
@@ -9,30 +10,37 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from shopkit.errors import ApplicationError, Conflict, ErrorCode, NotFound
+from shopkit.errors import ApplicationError, Conflict, ErrorCode
+from shopkit.grpc.product_contract import (
+    InsufficientStock,
+    ProductNotFound,
+    ProductUnavailable,
+    ReservationNotFound,
+    ReservationReleased,
+)
+
+__all__ = [
+    "CatalogErrorCode",
+    "CatalogValidationError",
+    "CategoryNotFound",
+    "InsufficientStock",
+    "InvalidReservation",
+    "ProductNotFound",
+    "ProductUnavailable",
+    "ReservationNotFound",
+    "ReservationReleased",
+    "StockBelowAllocated",
+    "UniqueValueTaken",
+]
 
 
 class CatalogErrorCode(ErrorCode):
-    PRODUCT_NOT_FOUND = "product-not-found"
     CATEGORY_NOT_FOUND = "category-not-found"
-    INSUFFICIENT_STOCK = "insufficient-stock"
-    PRODUCT_UNAVAILABLE = "product-unavailable"
     SKU_TAKEN = "sku-taken"
     SLUG_TAKEN = "slug-taken"
     INVALID_RESERVATION = "invalid-reservation"
-    RESERVATION_NOT_FOUND = "reservation-not-found"
-    RESERVATION_RELEASED = "reservation-released"
     STOCK_BELOW_ALLOCATED = "stock-below-allocated"
     VALIDATION_ERROR = "validation-error"
-
-
-class ProductNotFound(NotFound):
-    def __init__(self, product_id: uuid.UUID | str | None = None) -> None:
-        super().__init__(
-            "The product does not exist.",
-            code=CatalogErrorCode.PRODUCT_NOT_FOUND,
-            extra={"product_id": str(product_id)} if product_id is not None else {},
-        )
 
 
 class CategoryNotFound(ApplicationError):
@@ -43,26 +51,6 @@ class CategoryNotFound(ApplicationError):
             "The category does not exist.",
             code=CatalogErrorCode.CATEGORY_NOT_FOUND,
             extra={"errors": {"category": [f"No category with slug '{slug}'."]}},
-        )
-
-
-class InsufficientStock(Conflict):
-    def __init__(self, *, product_id: uuid.UUID, available: int) -> None:
-        self.product_id = product_id
-        self.available = available
-        super().__init__(
-            f"Only {available} unit(s) of the product are in stock.",
-            code=CatalogErrorCode.INSUFFICIENT_STOCK,
-            extra={"product_id": str(product_id), "available": available},
-        )
-
-
-class ProductUnavailable(Conflict):
-    def __init__(self, *, product_id: uuid.UUID) -> None:
-        super().__init__(
-            "The product is not available.",
-            code=CatalogErrorCode.PRODUCT_UNAVAILABLE,
-            extra={"product_id": str(product_id)},
         )
 
 
@@ -87,26 +75,6 @@ class StockBelowAllocated(Conflict):
                 "allocated": allocated,
                 "errors": {"stock_on_hand": [f"At least {allocated} (allocated to orders)."]},
             },
-        )
-
-
-class ReservationNotFound(NotFound):
-    def __init__(self, *, order_id: uuid.UUID) -> None:
-        super().__init__(
-            "The order has no reservation.",
-            code=CatalogErrorCode.RESERVATION_NOT_FOUND,
-            extra={"order_id": str(order_id)},
-        )
-
-
-class ReservationReleased(Conflict):
-    """The reservation was released on purpose (failed checkout, cancelled order): it cannot be confirmed."""
-
-    def __init__(self, *, order_id: uuid.UUID) -> None:
-        super().__init__(
-            "The order's reservation was released.",
-            code=CatalogErrorCode.RESERVATION_RELEASED,
-            extra={"order_id": str(order_id)},
         )
 
 

@@ -1,5 +1,6 @@
 """gRPC interface of the catalog (`shop.product.v1.ProductService`): parse the request, call one selector or
-service, build the reply. Errors are raised as ApplicationError; shopkit.grpc.server maps them to statuses."""
+service, build the reply. Errors are raised as ApplicationError (products' refusals: shopkit.grpc.product_contract);
+shopkit.grpc.server maps them to statuses."""
 
 from __future__ import annotations
 
@@ -9,36 +10,14 @@ import grpc
 
 from product_svc.catalog import selectors, services
 from product_svc.catalog.errors import CatalogValidationError, InvalidReservation
-from product_svc.catalog.models import Product, ReservationLine
 from shop.product.v1 import product_pb2, product_pb2_grpc
 from shopkit.faults import apply_call
+from shopkit.grpc.product_contract import product_message, reserved_line_message
 
 SERVICE_NAME = product_pb2.DESCRIPTOR.services_by_name["ProductService"].full_name
 MAX_IDS_PER_LOOKUP = selectors.MAX_PRODUCTS_PER_LOOKUP
 # Fault switches every method obeys first (shopkit.faults, docs/faults.md): FaultInjected is UNAVAILABLE.
 GRPC_FAULTS = ("products-grpc-latency", "products-errors")
-
-
-def _product_message(product: Product) -> product_pb2.Product:
-    return product_pb2.Product(
-        id=str(product.id),
-        sku=product.sku,
-        name=product.name,
-        price=str(product.price),
-        currency=product.currency,
-        stock=product.stock,
-        active=product.active,
-    )
-
-
-def _reserved_message(line: ReservationLine) -> product_pb2.ReservedLine:
-    return product_pb2.ReservedLine(
-        product_id=str(line.product_id),
-        quantity=line.quantity,
-        unit_price=str(line.unit_price),
-        currency=line.currency,
-        name=line.name,
-    )
 
 
 def _order_id(raw: str) -> uuid.UUID:
@@ -51,7 +30,7 @@ def _order_id(raw: str) -> uuid.UUID:
 class ProductServicer(product_pb2_grpc.ProductServiceServicer):
     def GetProduct(self, request: product_pb2.GetProductRequest, context: grpc.ServicerContext) -> product_pb2.Product:
         apply_call(GRPC_FAULTS)
-        return _product_message(selectors.product_get(product_id=request.id))
+        return product_message(selectors.product_get(product_id=request.id))
 
     def GetProducts(
         self, request: product_pb2.GetProductsRequest, context: grpc.ServicerContext
@@ -60,7 +39,7 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
         if len(request.ids) > MAX_IDS_PER_LOOKUP:
             raise CatalogValidationError({"ids": [f"At most {MAX_IDS_PER_LOOKUP} ids per call."]})
         products, missing = selectors.product_get_many(product_ids=request.ids)
-        return product_pb2.GetProductsResponse(products=[_product_message(p) for p in products], missing_ids=missing)
+        return product_pb2.GetProductsResponse(products=[product_message(p) for p in products], missing_ids=missing)
 
     def ReserveStock(
         self, request: product_pb2.ReserveStockRequest, context: grpc.ServicerContext
@@ -77,7 +56,9 @@ class ProductServicer(product_pb2_grpc.ProductServiceServicer):
             lines.append((product_id, line.quantity))
         result = services.stock_reserve(order_id=order_id, lines=lines)
         return product_pb2.ReserveStockResponse(
-            order_id=str(order_id), lines=[_reserved_message(line) for line in result.lines], replayed=result.replayed
+            order_id=str(order_id),
+            lines=[reserved_line_message(line) for line in result.lines],
+            replayed=result.replayed,
         )
 
     def ReleaseStock(

@@ -13,10 +13,12 @@ from django.conf import settings
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import REGISTRY
 
+from product_svc.catalog import services
 from product_svc.catalog.models import Product, Reservation
 from product_svc.catalog.servicer import SERVICE_NAME, ProductServicer
 from product_svc.tests.factories import ProductFactory
 from shop.product.v1 import product_pb2, product_pb2_grpc
+from shopkit.errors import ApplicationError
 from shopkit.grpc.products import (
     InsufficientStock,
     InvalidArgument,
@@ -290,3 +292,57 @@ def test_an_unreachable_server_fails_fast_as_service_unavailable(db: None) -> No
 
     # then
     assert time.monotonic() - started < 1.5
+
+
+def _refusal_fields(error: ApplicationError) -> tuple[Any, ...]:
+    return (
+        type(error),
+        error.status,
+        error.code,
+        error.detail,
+        error.extra,
+        getattr(error, "product_id", None),
+        getattr(error, "available", None),
+        getattr(error, "order_id", None),
+    )
+
+
+@pytest.mark.parametrize("refusal", ["insufficient-stock", "product-unavailable", "product-not-found", "released"])
+def test_a_refusal_reaches_the_client_as_the_error_the_catalog_raised(
+    products_grpc: ProductsClient, refusal: str
+) -> None:
+    # given: one refused call, made once in-process (the catalog's own error) and once over gRPC
+    scarce, retired = ProductFactory.create(stock=1), ProductFactory.create(active=False)
+    order_id = uuid.uuid4()
+    line = {
+        "insufficient-stock": (scarce.id, 2),
+        "product-unavailable": (retired.id, 1),
+        "product-not-found": (uuid.uuid4(), 1),
+        "released": (scarce.id, 1),
+    }[refusal]
+    if refusal == "released":
+        services.stock_reserve(order_id=order_id, lines=[line])
+        services.stock_release(order_id=order_id)
+
+        def call_in_process() -> None:
+            services.stock_confirm(order_id=order_id)
+
+        def call_over_grpc() -> None:
+            products_grpc.confirm_reservation(order_id)
+    else:
+
+        def call_in_process() -> None:
+            services.stock_reserve(order_id=order_id, lines=[line])
+
+        def call_over_grpc() -> None:
+            products_grpc.reserve_stock(order_id, [line])
+
+    with pytest.raises(ApplicationError) as in_process:
+        call_in_process()
+
+    # when
+    with pytest.raises(ApplicationError) as over_grpc:
+        call_over_grpc()
+
+    # then: the same class with the same fields, typed (UUIDs, ints) on both sides
+    assert _refusal_fields(over_grpc.value) == _refusal_fields(in_process.value)

@@ -7,6 +7,9 @@
     client.release_stock(order_id) -> bool
     client.confirm_reservation(order_id) -> bool
 
+Its errors and values (ProductRefusal and its kinds, ProductInfo, ReservedLine) are the contract
+products' server shares (shopkit.grpc.product_contract); they are importable from here too.
+
 One channel per process, created lazily on first use: gunicorn forks its workers after importing
 the application, and a gRPC channel must never cross a fork. The channel is mutual TLS: it trusts only
 the stack's CA and presents this service's certificate, whose identity products authorizes per method
@@ -20,8 +23,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import grpc
@@ -30,15 +31,28 @@ from django.conf import settings
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from shop.product.v1 import product_pb2, product_pb2_grpc
-from shopkit.errors import ApplicationError, Conflict, ErrorCode, NotFound, ServiceUnavailable
 from shopkit.grpc.metrics import PrometheusClientInterceptor
-from shopkit.grpc.status import error_details
+from shopkit.grpc.product_contract import (
+    InsufficientStock,
+    InvalidArgument,
+    ProductInfo,
+    ProductNotFound,
+    ProductRefusal,
+    ProductsErrorCode,
+    ProductsServiceUnavailable,
+    ProductUnavailable,
+    ReservationNotFound,
+    ReservationReleased,
+    ReservedLine,
+    error_from_rpc,
+)
 from shopkit.grpc.tls import TlsFiles, channel_credentials
 from shopkit.logging import get_logger
 
 log = get_logger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 SERVICE_NAME = "shop.product.v1.ProductService"
 READ_ATTEMPTS = 3
@@ -55,146 +69,11 @@ CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.max_reconnect_backoff_ms", 2_000),
 )
 
-
-class ProductsErrorCode(ErrorCode):
-    PRODUCT_NOT_FOUND = "product-not-found"
-    INSUFFICIENT_STOCK = "insufficient-stock"
-    PRODUCT_UNAVAILABLE = "product-unavailable"
-    RESERVATION_NOT_FOUND = "reservation-not-found"
-    RESERVATION_RELEASED = "reservation-released"
-    INVALID_ARGUMENT = "invalid-argument"
-    SERVICE_UNAVAILABLE = "products-unavailable"
-
-
-def _uuid_or_none(value: object) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
-class ProductNotFound(NotFound):
-    def __init__(self, product_id: uuid.UUID | str | None, detail: str = "The product does not exist.") -> None:
-        self.product_id = _uuid_or_none(product_id) if product_id is not None else None
-        super().__init__(
-            detail,
-            code=ProductsErrorCode.PRODUCT_NOT_FOUND,
-            extra={"product_id": str(product_id)} if product_id is not None else {},
-        )
-
-
-class InsufficientStock(Conflict):
-    def __init__(self, product_id: uuid.UUID | str, available: int, detail: str | None = None) -> None:
-        self.product_id = _uuid_or_none(product_id)
-        self.available = available
-        super().__init__(
-            detail or f"Only {available} unit(s) of the product are in stock.",
-            code=ProductsErrorCode.INSUFFICIENT_STOCK,
-            extra={"product_id": str(product_id), "available": available},
-        )
-
-
-class ProductUnavailable(Conflict):
-    """The product exists but is not for sale (inactive)."""
-
-    def __init__(self, product_id: uuid.UUID | str, detail: str = "The product is not available.") -> None:
-        self.product_id = _uuid_or_none(product_id)
-        super().__init__(detail, code=ProductsErrorCode.PRODUCT_UNAVAILABLE, extra={"product_id": str(product_id)})
-
-
-class ReservationNotFound(NotFound):
-    def __init__(self, order_id: uuid.UUID | str, detail: str = "The order has no reservation.") -> None:
-        super().__init__(detail, code=ProductsErrorCode.RESERVATION_NOT_FOUND, extra={"order_id": str(order_id)})
-
-
-class ReservationReleased(Conflict):
-    """The order's reservation was released (failed checkout, cancelled order): it cannot be confirmed."""
-
-    def __init__(self, order_id: uuid.UUID | str, detail: str = "The order's reservation was released.") -> None:
-        super().__init__(detail, code=ProductsErrorCode.RESERVATION_RELEASED, extra={"order_id": str(order_id)})
-
-
-class InvalidArgument(ApplicationError):
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, code=ProductsErrorCode.INVALID_ARGUMENT)
-
-
-class ProductsServiceUnavailable(ServiceUnavailable):
-    def __init__(self, detail: str = "The products service is unavailable; try again shortly.") -> None:
-        super().__init__(detail, code=ProductsErrorCode.SERVICE_UNAVAILABLE)
-
-
-@dataclass(frozen=True, slots=True)
-class ProductInfo:
-    id: uuid.UUID
-    sku: str
-    name: str
-    price: Decimal
-    currency: str
-    stock: int
-    active: bool
-
-    @classmethod
-    def from_message(cls, message: product_pb2.Product) -> ProductInfo:
-        return cls(
-            id=uuid.UUID(message.id),
-            sku=message.sku,
-            name=message.name,
-            price=Decimal(message.price),
-            currency=message.currency,
-            stock=message.stock,
-            active=message.active,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ReservedLine:
-    product_id: uuid.UUID
-    quantity: int
-    unit_price: Decimal
-    currency: str
-    name: str
-
-    @classmethod
-    def from_message(cls, message: product_pb2.ReservedLine) -> ReservedLine:
-        return cls(
-            product_id=uuid.UUID(message.product_id),
-            quantity=message.quantity,
-            unit_price=Decimal(message.unit_price),
-            currency=message.currency,
-            name=message.name,
-        )
-
-
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
 def _is_transient(exc: Exception) -> bool:
     return isinstance(exc, grpc.RpcError) and exc.code() in _RETRYABLE
-
-
-def _error_from_rpc(exc: grpc.RpcError, *, product_id: uuid.UUID | str | None = None) -> ApplicationError:
-    """Rebuild the application error the server raised from the status and its trailing metadata."""
-    code = exc.code()
-    message = exc.details() or ""
-    details = error_details(exc.trailing_metadata())
-    error_code = details.get("code", "")
-    named = details.get("product_id") or product_id
-    if code == grpc.StatusCode.NOT_FOUND:
-        if error_code == ProductsErrorCode.RESERVATION_NOT_FOUND:
-            return ReservationNotFound(details.get("order_id", ""), message or "The order has no reservation.")
-        return ProductNotFound(named, message or "The product does not exist.")
-    if code == grpc.StatusCode.FAILED_PRECONDITION:
-        if error_code == ProductsErrorCode.RESERVATION_RELEASED:
-            return ReservationReleased(details.get("order_id", ""), message or "The order's reservation was released.")
-        if error_code == ProductsErrorCode.INSUFFICIENT_STOCK:
-            available = int(details.get("available", "0") or 0)
-            return InsufficientStock(named or "", available, message or None)
-        return ProductUnavailable(named or "", message or "The product is not available.")
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        return InvalidArgument(message or "The request to the products service is invalid.")
-    log.warning("products_grpc_failed", grpc_code=code.name if code else "UNKNOWN", detail=message)
-    return ProductsServiceUnavailable()
 
 
 class ProductsClient:
@@ -256,20 +135,14 @@ class ProductsClient:
             order_id=str(order_id),
             lines=[product_pb2.ReservationLine(product_id=str(pid), quantity=qty) for pid, qty in lines],
         )
-        try:
-            response = self._stub.ReserveStock(request, timeout=self.deadline_seconds)
-        except grpc.RpcError as exc:
-            raise _error_from_rpc(exc) from exc
+        response = self._write(self._stub.ReserveStock, request)
         log.info("stock_reserved_remotely", order_id=str(order_id), replayed=response.replayed)
         return [ReservedLine.from_message(line) for line in response.lines]
 
     def release_stock(self, order_id: uuid.UUID | str) -> bool:
         """Idempotent; False when nothing was held (already released or never reserved)."""
         request = product_pb2.ReleaseStockRequest(order_id=str(order_id))
-        try:
-            response = self._stub.ReleaseStock(request, timeout=self.deadline_seconds)
-        except grpc.RpcError as exc:
-            raise _error_from_rpc(exc) from exc
+        response = self._write(self._stub.ReleaseStock, request)
         return response.released
 
     def confirm_reservation(self, order_id: uuid.UUID | str) -> bool:
@@ -279,11 +152,15 @@ class ProductsClient:
         units were sold; ReservationNotFound when products never reserved for the order.
         """
         request = product_pb2.ConfirmReservationRequest(order_id=str(order_id))
-        try:
-            response = self._stub.ConfirmReservation(request, timeout=self.deadline_seconds)
-        except grpc.RpcError as exc:
-            raise _error_from_rpc(exc) from exc
+        response = self._write(self._stub.ConfirmReservation, request)
         return response.confirmed
+
+    def _write(self, method: grpc.UnaryUnaryMultiCallable[R, T], request: R) -> T:
+        """One attempt within the deadline: writes are idempotent per order, so the caller decides to repeat."""
+        try:
+            return method(request, timeout=self.deadline_seconds)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from exc
 
     def _read(self, call: Callable[[float], T], *, product_id: uuid.UUID | str | None = None) -> T:
         """Run a read with backoff on UNAVAILABLE / DEADLINE_EXCEEDED, all within one overall deadline."""
@@ -303,7 +180,7 @@ class ProductsClient:
                         raise ProductsServiceUnavailable("The products service did not answer in time.")
                     return call(remaining)
         except grpc.RpcError as exc:
-            raise _error_from_rpc(exc, product_id=product_id) from exc
+            raise error_from_rpc(exc, product_id=product_id) from exc
         raise ProductsServiceUnavailable()  # pragma: no cover - retry_context always runs at least once
 
 
@@ -350,6 +227,7 @@ __all__ = [
     "InvalidArgument",
     "ProductInfo",
     "ProductNotFound",
+    "ProductRefusal",
     "ProductUnavailable",
     "ProductsClient",
     "ProductsErrorCode",

@@ -9,7 +9,8 @@ It serves TLS with products' test certificate and authorizes callers as the real
 Reservations behave like the real service: all or nothing, idempotent per order id, never below zero;
 held until confirmed, released or expired (`expire()`); a released or expired reservation is reserved
 again, never answered as held; releasing and confirming are idempotent. Errors travel as the same gRPC
-statuses and trailing metadata.
+statuses and trailing metadata, raised as the same classes the real service raises
+(shopkit.grpc.product_contract).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import pytest
 
 from shop.product.v1 import product_pb2, product_pb2_grpc
 from shopkit.grpc.policy import PRODUCTS_CALLERS
-from shopkit.grpc.products import (
+from shopkit.grpc.product_contract import (
     InsufficientStock,
     InvalidArgument,
     ProductInfo,
@@ -37,8 +38,11 @@ from shopkit.grpc.products import (
     ProductUnavailable,
     ReservationNotFound,
     ReservationReleased,
-    reset_products_client,
+    ReservedLine,
+    product_message,
+    reserved_line_message,
 )
+from shopkit.grpc.products import reset_products_client
 from shopkit.grpc.server import RunningServer, build_server, method_callers
 from shopkit.grpc.tls import TlsFiles, server_credentials
 from shopkit.testing.grpc_tls import GrpcTestPki
@@ -151,7 +155,7 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
             info = self.products.get(product_id) if product_id else None
         if info is None:
             raise ProductNotFound(request.id)
-        return _message(info)
+        return product_message(info)
 
     def GetProducts(
         self, request: product_pb2.GetProductsRequest, context: grpc.ServicerContext
@@ -167,7 +171,7 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
                 if info is None:
                     missing.append(raw)
                 else:
-                    found.append(_message(info))
+                    found.append(product_message(info))
         return product_pb2.GetProductsResponse(products=found, missing_ids=missing)
 
     def ReserveStock(
@@ -231,15 +235,10 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
         for product_id, quantity in wanted.items():
             info = self.products[product_id]
             self.products[product_id] = replace(info, stock=info.stock - quantity)
-            lines.append(
-                product_pb2.ReservedLine(
-                    product_id=str(product_id),
-                    quantity=quantity,
-                    unit_price=str(info.price),
-                    currency=info.currency,
-                    name=info.name,
-                )
+            line = ReservedLine(
+                product_id=product_id, quantity=quantity, unit_price=info.price, currency=info.currency, name=info.name
             )
+            lines.append(reserved_line_message(line))
         return lines
 
     def _give_back(self, reservation: _Reservation) -> None:
@@ -287,18 +286,6 @@ def _parse_lines(lines: Any) -> dict[uuid.UUID, int]:
             raise InvalidArgument("Each product may appear only once in a reservation.")
         wanted[product_id] = line.quantity
     return wanted
-
-
-def _message(info: ProductInfo) -> product_pb2.Product:
-    return product_pb2.Product(
-        id=str(info.id),
-        sku=info.sku,
-        name=info.name,
-        price=str(info.price),
-        currency=info.currency,
-        stock=info.stock,
-        active=info.active,
-    )
 
 
 def start_fake_products(tls: TlsFiles) -> tuple[FakeProducts, RunningServer]:
