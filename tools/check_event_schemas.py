@@ -2,7 +2,7 @@
 
 `make lint` runs the check: it fails when docs/events/ differs from what shopkit.events.contracts
 generates, and when a schema published on the base branch (EVENT_SCHEMA_BASE, else `main`, else
-`origin/main`) changed incompatibly or disappeared without its type being retired. An incompatible
+`origin/main`, fetched from `origin` when absent) changed incompatibly or disappeared without its type being retired. An incompatible
 change is a new version (`....v2`), never an edit of a published one (docs/guides/events.md).
 """
 
@@ -33,6 +33,11 @@ def base_ref(root: Path) -> str:
     for candidate in candidates:
         if _git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}", cwd=root).returncode == 0:
             return candidate
+    # A pull request's shallow CI checkout has neither branch: fetch main from the remote it came from.
+    if "EVENT_SCHEMA_BASE" not in os.environ and _git("remote", "get-url", "origin", cwd=root).returncode == 0:
+        fetched = _git("fetch", "--quiet", "--depth=1", "origin", "+refs/heads/main:refs/remotes/origin/main", cwd=root)
+        if fetched.returncode == 0:
+            return "origin/main"
     raise SystemExit(
         f"check_event_schemas: none of {', '.join(candidates)} is a commit here; fetch the main branch "
         "(git fetch origin main) or set EVENT_SCHEMA_BASE to the published commit"

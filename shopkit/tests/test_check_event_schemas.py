@@ -134,3 +134,20 @@ def test_without_a_main_branch_the_check_says_what_to_fetch(tmp_path: Path, monk
     # when / then
     with pytest.raises(SystemExit, match=r"none of main, origin/main is a commit here; fetch the main branch"):
         check_event_schemas.main(["--root", str(tmp_path)])
+
+
+def test_without_a_main_branch_main_is_fetched_from_origin(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given: a checkout of the change alone (like a pull request's in CI), whose origin has main
+    checkout = tmp_path_factory.mktemp("checkout")
+    _git(checkout, "init", "--quiet", "--initial-branch=pr")
+    _git(checkout, "remote", "add", "origin", str(repo))
+    _write(checkout, documents())
+
+    # when
+    code = check_event_schemas.main(["--root", str(checkout)])
+
+    # then
+    assert code == 0
+    assert capsys.readouterr().out == "event schemas: 5 files fresh, published versions compatible with origin/main\n"

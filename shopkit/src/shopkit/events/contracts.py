@@ -14,12 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from shopkit.events.envelope import Event
 from shopkit.events.errors import InvalidEvent
+
+if TYPE_CHECKING:
+    # Only for annotations: every service's settings import TOPIC_OWNERS from here, before Django is set up.
+    from shopkit.events.envelope import Event
 
 USERS_TOPIC = "shop.users"
 ORDERS_TOPIC = "shop.orders"
