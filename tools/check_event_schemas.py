@@ -2,8 +2,9 @@
 
 `make lint` runs the check: it fails when docs/events/ differs from what shopkit.events.contracts
 generates, and when a schema published on the base branch (EVENT_SCHEMA_BASE, else `main`, else
-`origin/main`, fetched from `origin` when absent) changed incompatibly or disappeared without its type being retired. An incompatible
-change is a new version (`....v2`), never an edit of a published one (docs/guides/events.md).
+`origin/main`, fetched from `origin` when absent) changed incompatibly or disappeared without its
+type being retired. An incompatible change is a new version (`....v2`), never an edit of a published
+one (docs/guides/events.md).
 """
 
 from __future__ import annotations
