@@ -10,7 +10,7 @@ SERVICES := user_svc product_svc order_svc cart_svc gateway_svc
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install run test test-stack tools lint fmt proto requirements dashboards bench load fault faults up down down-volumes certs clean
+.PHONY: help install run test test-stack tools lint fmt proto event-schemas requirements dashboards bench load fault faults up down down-volumes certs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -45,15 +45,19 @@ test-stack: install ## The compose stack for real on a private Docker engine (st
 	$(PY) -m tools.testall stack
 
 # buf breaking compares proto/ with the last commit of main (a clone's .git and a worktree's .git file alike).
-lint: install ## ruff (lint + format check), mypy per service, migrations check, secret scan, buf lint + breaking
+lint: install ## ruff (lint + format check), mypy per service, migrations check, event schemas check, secret scan, buf lint + breaking
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PYTHONPATH=$(CURDIR):$(CURDIR)/shopkit DJANGO_SETTINGS_MODULE=shopkit_tests.settings $(BIN)/mypy shopkit/src/shopkit tools bench
 	@for svc in $(SERVICES); do echo "mypy $$svc"; DJANGO_SETTINGS_MODULE=$$svc.settings $(BIN)/mypy $$svc || exit 1; done
 	@for svc in user_svc product_svc order_svc cart_svc; do $(PY) $$svc/manage.py makemigrations --check --dry-run >/dev/null || { echo "missing migrations in $$svc"; exit 1; }; done
+	$(PY) -m tools.check_event_schemas
 	$(PY) tools/check_secrets.py
 	$(BIN)/buf lint
 	$(BIN)/buf breaking --against '.git#branch=main,subdir=proto'
+
+event-schemas: install ## Regenerate docs/events/ (JSON Schemas, AsyncAPI) from shopkit.events.contracts
+	$(PY) -m tools.check_event_schemas --write
 
 fmt: install ## Format and auto-fix
 	$(BIN)/ruff format .

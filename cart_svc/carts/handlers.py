@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
-
 from cart_svc.carts import services
 from shopkit.events.consumer import Event
-
-ORDER_CONFIRMED = "shop.order.confirmed.v1"
+from shopkit.events.contracts import OrderConfirmedV1
 
 
 def handle_order_confirmed(event: Event) -> None:
     """An ordered product leaves the customer's cart; a redelivered event finds nothing left to remove.
 
-    Malformed data raises (KeyError, ValueError, TypeError): the consumer retries, then dead-letters it.
+    Data that does not match the contract raises (pydantic's ValidationError): the consumer retries,
+    then dead-letters it.
     """
-    data = event.data
+    confirmed = OrderConfirmedV1.from_event(event)
     services.cart_clear_for_order(
-        user_id=uuid.UUID(str(data["user_id"])),
-        order_id=uuid.UUID(str(data["order_id"])),
-        product_ids=[uuid.UUID(str(line["product_id"])) for line in data["lines"]],
+        user_id=confirmed.user_id,
+        order_id=confirmed.order_id,
+        product_ids=[line.product_id for line in confirmed.lines],
     )

@@ -15,6 +15,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from shopkit.grpc.products import reset_products_client
+from shopkit.testing.outbox_contracts import pytest_runtest_call  # noqa: F401 - the hook checking outbox rows
 from shopkit.testing.tokens import access_token
 
 

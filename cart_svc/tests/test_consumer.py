@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from cart_svc.carts.handlers import ORDER_CONFIRMED, handle_order_confirmed
+from cart_svc.carts.handlers import handle_order_confirmed
+from cart_svc.carts.management.commands.consume_events import Command
 from cart_svc.carts.models import CartLine
 from cart_svc.tests.factories import CartFactory, CartLineFactory
 from shopkit.events.conf import EventSettings
 from shopkit.events.consumer import Event
+from shopkit.events.contracts import CONTRACTS, OrderConfirmedV1
 from shopkit.events.envelope import build_envelope, encode_envelope
 from shopkit.events.kafka import ensure_topics
 from shopkit.events.models import ProcessedEvent
@@ -42,7 +44,7 @@ def _confirmed_data(*, user_id: uuid.UUID, order_id: uuid.UUID, product_ids: lis
 def _event(data: dict[str, Any]) -> Event:
     return Event(
         id=uuid.uuid4(),
-        type=ORDER_CONFIRMED,
+        type=OrderConfirmedV1.event_type,
         source="/shop/orders",
         subject=data["order_id"],
         time=dt.datetime.now(tz=dt.UTC),
@@ -107,7 +109,7 @@ def test_consume_events_command_clears_the_cart_once_for_a_delivered_twice_event
     value = encode_envelope(
         build_envelope(
             event_id=event_id,
-            event_type=ORDER_CONFIRMED,
+            event_type=OrderConfirmedV1.event_type,
             source="/shop/orders",
             time=dt.datetime.now(tz=dt.UTC),
             subject=str(order_id),
@@ -123,5 +125,15 @@ def test_consume_events_command_clears_the_cart_once_for_a_delivered_twice_event
     # then
     assert list(CartLine.objects.values_list("id", flat=True)) == [kept.id]
     assert list(ProcessedEvent.objects.values_list("consumer_group", "event_id", "event_type")) == [
-        ("carts", event_id, ORDER_CONFIRMED)
+        ("carts", event_id, OrderConfirmedV1.event_type)
     ]
+
+
+def test_consume_events_handles_exactly_the_events_whose_contracts_name_the_carts_group() -> None:
+    # when
+    command = Command()
+
+    # then
+    assert (command.group_id, command.topics) == ("carts", ("shop.orders",))
+    assert command.get_handlers() == {"shop.order.confirmed.v1": handle_order_confirmed}
+    assert set(command.get_handlers()) == {c.event_type for c in CONTRACTS if "carts" in c.consumed_by}

@@ -18,10 +18,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from cart_svc.carts.handlers import ORDER_CONFIRMED
 from cart_svc.carts.models import Cart, CartLine
 from cart_svc.tests.factories import CartFactory, CartLineFactory
 from shopkit.events.conf import EventSettings
+from shopkit.events.contracts import OrderConfirmedV1
 from shopkit.events.envelope import build_envelope, encode_envelope
 from shopkit.events.kafka import ensure_topics
 from shopkit.events.models import ProcessedEvent
@@ -86,7 +86,7 @@ def _confirmed(cart: Cart, lines: list[CartLine], *, source: str = "/shop/orders
     event_id = uuid.uuid4()
     envelope = build_envelope(
         event_id=event_id,
-        event_type=ORDER_CONFIRMED,
+        event_type=OrderConfirmedV1.event_type,
         source=source,
         time=dt.datetime.now(tz=dt.UTC),
         subject=str(order_id),

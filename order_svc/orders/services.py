@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 import structlog
 from django.db import IntegrityError, transaction
@@ -40,6 +39,7 @@ from order_svc.orders.models import (
 from order_svc.orders.selectors import order_by_idempotency_key
 from shopkit.errors import ApplicationError
 from shopkit.events import emit_event
+from shopkit.events.contracts import OrderCancelledV1, OrderConfirmedV1, OrderLineV1
 from shopkit.grpc.products import (
     InsufficientStock,
     ProductNotFound,
@@ -52,7 +52,6 @@ from shopkit.grpc.products import (
 
 log = structlog.get_logger(__name__)
 
-ORDERS_TOPIC = "shop.orders"
 MAX_ORDER_LINES = 100
 CENT = Decimal("0.01")
 # Printable ASCII without spaces, like the gateway's header validation.
@@ -115,8 +114,8 @@ def order_checkout(*, user_id: uuid.UUID, idempotency_key: str, authorization: s
        422 for the total). An unknown product is a 409 like an inactive one: the cart holds a
        product the catalogue no longer has, a conflict the customer resolves by editing the cart.
     5. Otherwise confirm: lines with products' names and prices (products are the price
-       authority, never the cart), total, `confirmed`, history and the `shop.order.created.v1` and
-       `shop.order.confirmed.v1` outbox events in one transaction (`created=True`: also for the
+       authority, never the cart), total, `confirmed`, history and the `shop.order.confirmed.v1`
+       outbox event in one transaction (`created=True`: also for the
        call that completes a resumed order, as the customer sees the order placed). Then products
        is told, so the reservation no longer expires (best effort; products' consumer confirms on
        the `shop.order.confirmed.v1` event when this call cannot).
@@ -327,23 +326,21 @@ def _order_confirm(*, order_id: uuid.UUID, reserved: Sequence[ReservedLine]) -> 
     order.full_clean(validate_unique=False, validate_constraints=False)
     order.save(update_fields=["total", "currency", "status", "updated_at"])
     OrderStatusChange.objects.create(order=order, status=OrderStatus.CONFIRMED, note="stock reserved")
-    data = _order_event_data(order, lines)
-    for event_type in ("shop.order.created.v1", "shop.order.confirmed.v1"):
-        emit_event(topic=ORDERS_TOPIC, event_type=event_type, key=str(order.id), subject=str(order.id), data=data)
+    emit_event(_order_confirmed_event(order, lines))
     return order, True
 
 
-def _order_event_data(order: Order, lines: Sequence[OrderLine]) -> dict[str, Any]:
-    return {
-        "order_id": str(order.id),
-        "user_id": str(order.user_id),
-        "lines": [
-            {"product_id": str(line.product_id), "quantity": line.quantity, "unit_price": str(line.unit_price)}
+def _order_confirmed_event(order: Order, lines: Sequence[OrderLine]) -> OrderConfirmedV1:
+    return OrderConfirmedV1(
+        order_id=order.id,
+        user_id=order.user_id,
+        lines=tuple(
+            OrderLineV1(product_id=line.product_id, quantity=line.quantity, unit_price=line.unit_price)
             for line in lines
-        ],
-        "total": str(order.total),
-        "currency": order.currency,
-    }
+        ),
+        total=order.total,
+        currency=order.currency,
+    )
 
 
 @transaction.atomic
@@ -405,18 +402,7 @@ def _order_mark_cancelled(*, order_id: uuid.UUID, user_id: uuid.UUID, reason: Ca
     order.status = OrderStatus.CANCELLED
     order.save(update_fields=["status", "updated_at"])
     OrderStatusChange.objects.create(order=order, status=OrderStatus.CANCELLED, note=f"cancelled: {reason.value}")
-    emit_event(
-        topic=ORDERS_TOPIC,
-        event_type="shop.order.cancelled.v1",
-        key=str(order.id),
-        subject=str(order.id),
-        data={
-            "order_id": str(order.id),
-            "user_id": str(order.user_id),
-            "reason": reason.value,
-            "stock_released": False,
-        },
-    )
+    emit_event(OrderCancelledV1(order_id=order.id, user_id=order.user_id, reason=reason.value, stock_released=False))
     return order, True
 
 

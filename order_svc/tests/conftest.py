@@ -12,6 +12,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from order_svc.tests.carts_standin import CartsStandIn
+from shopkit.testing.outbox_contracts import pytest_runtest_call  # noqa: F401 - the hook checking outbox rows
 from shopkit.testing.tokens import access_token
 
 

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
-
 import structlog
 
 from product_svc.catalog import services
 from product_svc.catalog.errors import ReservationReleased
 from shopkit.events.consumer import Event
+from shopkit.events.contracts import OrderCancelledV1, OrderConfirmedV1
 
 log = structlog.get_logger(__name__)
-
-ORDER_CANCELLED = "shop.order.cancelled.v1"
-ORDER_CONFIRMED = "shop.order.confirmed.v1"
 
 
 def handle_order_cancelled(event: Event) -> None:
     """A cancelled order's held stock goes back on sale; releasing is idempotent, so redelivery is harmless."""
-    order_id = uuid.UUID(str(event.data["order_id"]))
+    order_id = OrderCancelledV1.from_event(event).order_id
     released = services.stock_release(order_id=order_id)
     log.info("order_cancellation_handled", order_id=str(order_id), event_id=str(event.id), released=released)
 
@@ -33,7 +29,7 @@ def handle_order_confirmed(event: Event) -> None:
     reservation at all, or units sold after an expiry) raises, and the event is retried, then
     dead-lettered for an operator.
     """
-    order_id = uuid.UUID(str(event.data["order_id"]))
+    order_id = OrderConfirmedV1.from_event(event).order_id
     try:
         confirmed = services.stock_confirm(order_id=order_id)
     except ReservationReleased:

@@ -17,6 +17,7 @@ from shopkit.grpc.products import ProductsClient, reset_products_client
 from shopkit.grpc.server import RunningServer, build_server, method_callers
 from shopkit.grpc.tls import server_credentials
 from shopkit.testing.grpc_tls import GrpcTestPki
+from shopkit.testing.outbox_contracts import pytest_runtest_call  # noqa: F401 - the hook checking outbox rows
 
 
 @pytest.fixture(autouse=True)

@@ -12,10 +12,10 @@ import pytest
 from django.core.management import call_command
 
 from product_svc.catalog import services
-from product_svc.catalog.handlers import ORDER_CANCELLED
 from product_svc.catalog.models import Category, Product, Reservation
 from product_svc.tests.factories import ProductFactory
 from shopkit.events.conf import EventSettings
+from shopkit.events.contracts import OrderCancelledV1
 from shopkit.events.envelope import build_envelope, encode_envelope
 from shopkit.events.kafka import ensure_topics
 from shopkit.events.models import ProcessedEvent
@@ -40,11 +40,16 @@ def test_a_forged_order_cancelled_releases_no_stock_and_is_dead_lettered(
     event_id = uuid.uuid4()
     forged = build_envelope(
         event_id=event_id,
-        event_type=ORDER_CANCELLED,
+        event_type=OrderCancelledV1.event_type,
         source="/shop/carts",
         time=dt.datetime.now(tz=dt.UTC),
         subject=str(order_id),
-        data={"order_id": str(order_id), "user_id": str(uuid.uuid4()), "reason": "customer", "stock_released": False},
+        data={
+            "order_id": str(order_id),
+            "user_id": str(uuid.uuid4()),
+            "reason": "customer_request",
+            "stock_released": False,
+        },
     )
     produce_raw(kafka_bootstrap, ORDERS_TOPIC, value=encode_envelope(forged), key=str(order_id).encode())
 

@@ -6,16 +6,12 @@ import datetime as dt
 import uuid
 
 from product_svc.catalog import services
-from product_svc.catalog.handlers import (
-    ORDER_CANCELLED,
-    ORDER_CONFIRMED,
-    handle_order_cancelled,
-    handle_order_confirmed,
-)
+from product_svc.catalog.handlers import handle_order_cancelled, handle_order_confirmed
 from product_svc.catalog.management.commands.consume_events import Command
 from product_svc.catalog.models import Category, Product, Reservation
 from product_svc.tests.factories import ProductFactory
 from shopkit.events.consumer import Event
+from shopkit.events.contracts import CONTRACTS, OrderCancelledV1, OrderConfirmedV1
 
 
 def _event(event_type: str, order_id: uuid.UUID, **data: object) -> Event:
@@ -32,11 +28,12 @@ def _event(event_type: str, order_id: uuid.UUID, **data: object) -> Event:
 
 
 def _cancelled(order_id: uuid.UUID) -> Event:
-    return _event(ORDER_CANCELLED, order_id, reason="customer", stock_released=False)
+    return _event(OrderCancelledV1.event_type, order_id, reason="customer_request", stock_released=False)
 
 
 def _confirmed(order_id: uuid.UUID) -> Event:
-    return _event(ORDER_CONFIRMED, order_id, lines=[], total="0.00", currency="USD")
+    line = {"product_id": str(uuid.uuid4()), "quantity": 1, "unit_price": "10.00"}
+    return _event(OrderConfirmedV1.event_type, order_id, lines=[line], total="10.00", currency="USD")
 
 
 def test_a_cancelled_order_releases_its_stock_once_however_often_it_arrives(category: Category) -> None:
@@ -76,6 +73,7 @@ def test_consume_events_listens_to_order_confirmations_and_cancellations_as_the_
         "shop.order.confirmed.v1": handle_order_confirmed,
         "shop.order.cancelled.v1": handle_order_cancelled,
     }
+    assert set(command.get_handlers()) == {c.event_type for c in CONTRACTS if "products" in c.consumed_by}
 
 
 def test_a_confirmed_order_event_confirms_its_reservation_once_however_often_it_arrives(category: Category) -> None:

@@ -15,11 +15,11 @@ from opentelemetry import trace
 from prometheus_client import REGISTRY
 from shopkit_tests.models import HandlerEffect
 
-from shopkit.events import emit_event
 from shopkit.events.conf import EventSettings
 from shopkit.events.consumer import ConsumerCommand, Event
 from shopkit.events.kafka import ensure_topics
 from shopkit.events.models import OutboxEvent, ProcessedEvent
+from shopkit.events.services import outbox_event_emit
 from shopkit.testing.kafka import produce_raw, read_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +31,7 @@ ConsumerFactory = Callable[..., ConsumerCommand]
 def _publish(topic: str, *, order_id: str, event_type: str = CONFIRMED) -> OutboxEvent:
     """Emit through the outbox and publish with the relay: the path production events take."""
     with transaction.atomic():
-        event = emit_event(
+        event = outbox_event_emit(
             topic=topic, event_type=event_type, key=order_id, subject=order_id, data={"order_id": order_id}
         )
     call_command("outbox_relay", "--once")
@@ -216,7 +216,7 @@ def test_consumer_acknowledges_event_types_it_has_no_handler_for(
     kafka_settings: Any, topic: str, consumer_command: ConsumerFactory
 ) -> None:
     # given
-    _publish(topic, order_id="order-4", event_type="shop.order.created.v1")
+    _publish(topic, order_id="order-4", event_type="shop.test.sequenced.v1")
     calls: list[Event] = []
     command = consumer_command({CONFIRMED: calls.append})
 

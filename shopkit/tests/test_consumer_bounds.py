@@ -19,12 +19,12 @@ from django.db import connection, transaction
 from prometheus_client import REGISTRY
 from shopkit_tests.models import HandlerEffect
 
-from shopkit.events import emit_event
 from shopkit.events.conf import EventSettings
 from shopkit.events.consumer import ConsumerCommand, Event, EventConsumer, Outcome
 from shopkit.events.envelope import build_envelope, encode_envelope
 from shopkit.events.kafka import ensure_topics
 from shopkit.events.models import OutboxEvent, ProcessedEvent
+from shopkit.events.services import outbox_event_emit
 from shopkit.testing.kafka import produce_raw, read_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,7 +75,9 @@ def failing_database() -> Iterator[Callable[[], None]]:
 
 def _publish(topic: str, *, order_id: str, key: str = "order-1") -> OutboxEvent:
     with transaction.atomic():
-        event = emit_event(topic=topic, event_type=CONFIRMED, key=key, subject=order_id, data={"order_id": order_id})
+        event = outbox_event_emit(
+            topic=topic, event_type=CONFIRMED, key=key, subject=order_id, data={"order_id": order_id}
+        )
     call_command("outbox_relay", "--once")
     return event
 

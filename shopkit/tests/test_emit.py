@@ -1,4 +1,5 @@
-"""emit_event: the outbox row, its CloudEvents envelope and trace context, and the transaction rules."""
+"""emit_event: the outbox row of a typed event, its CloudEvents envelope and trace context; the outbox's
+transaction rules and bounds (outbox_event_emit, which emit_event writes through)."""
 
 from __future__ import annotations
 
@@ -11,26 +12,29 @@ from django.db import transaction
 from opentelemetry import trace
 
 from shopkit.events import emit_event
+from shopkit.events.contracts import OrderConfirmedV1, OrderLineV1, UserRegisteredV1
 from shopkit.events.errors import EmitOutsideTransaction, InvalidEvent
 from shopkit.events.models import OutboxEvent
+from shopkit.events.services import outbox_event_emit
 
 pytestmark = pytest.mark.django_db
 
 
 def test_emit_event_stores_cloudevents_envelope_with_current_trace_context() -> None:
     # given
-    order_id = uuid.uuid4()
+    order_id, user_id, product_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    confirmed = OrderConfirmedV1(
+        order_id=order_id,
+        user_id=user_id,
+        lines=(OrderLineV1(product_id=product_id, quantity=2, unit_price=Decimal("9.90")),),
+        total=Decimal("19.80"),
+        currency="USD",
+    )
     tracer = trace.get_tracer("test")
 
     # when
     with tracer.start_as_current_span("checkout") as span, transaction.atomic():
-        event = emit_event(
-            topic="shop.orders",
-            event_type="shop.order.confirmed.v1",
-            key=str(order_id),
-            subject=str(order_id),
-            data={"order_id": order_id, "total": Decimal("19.99"), "currency": "USD"},
-        )
+        event = emit_event(confirmed)
 
     # then
     stored = OutboxEvent.objects.get()
@@ -44,7 +48,13 @@ def test_emit_event_stores_cloudevents_envelope_with_current_trace_context() -> 
         "time": stored.created_at.isoformat(),
         "subject": str(order_id),
         "datacontenttype": "application/json",
-        "data": {"order_id": str(order_id), "total": "19.99", "currency": "USD"},
+        "data": {
+            "order_id": str(order_id),
+            "user_id": str(user_id),
+            "lines": [{"product_id": str(product_id), "quantity": 2, "unit_price": "9.90"}],
+            "total": "19.80",
+            "currency": "USD",
+        },
     }
     ctx = span.get_span_context()
     assert stored.headers == {"traceparent": f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}"}
@@ -53,20 +63,20 @@ def test_emit_event_stores_cloudevents_envelope_with_current_trace_context() -> 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_emit_event_outside_a_transaction_raises_and_stores_nothing() -> None:
+def test_outbox_event_emit_outside_a_transaction_raises_and_stores_nothing() -> None:
     # when
     with pytest.raises(EmitOutsideTransaction, match=r"transaction\.atomic"):
-        emit_event(topic="shop.orders", event_type="shop.order.created.v1", key="k", data={})
+        outbox_event_emit(topic="shop.orders", event_type="shop.test.sequenced.v1", key="k", data={})
 
     # then
     assert OutboxEvent.objects.count() == 0
 
 
-def test_emit_event_in_a_rolled_back_transaction_leaves_no_row() -> None:
+def test_outbox_event_emit_in_a_rolled_back_transaction_leaves_no_row() -> None:
     # given
     def failing_checkout() -> None:
         with transaction.atomic():
-            emit_event(topic="shop.orders", event_type="shop.order.created.v1", key="k", data={"x": 1})
+            outbox_event_emit(topic="shop.orders", event_type="shop.test.sequenced.v1", key="k", data={"x": 1})
             raise RuntimeError("checkout failed")
 
     # when
@@ -77,10 +87,10 @@ def test_emit_event_in_a_rolled_back_transaction_leaves_no_row() -> None:
     assert OutboxEvent.objects.count() == 0
 
 
-def test_emit_event_outside_a_trace_stores_no_trace_headers() -> None:
+def test_outbox_event_emit_outside_a_trace_stores_no_trace_headers() -> None:
     # when
     with transaction.atomic():
-        emit_event(topic="shop.users", event_type="shop.user.registered.v1", key="u", data={})
+        outbox_event_emit(topic="shop.users", event_type="shop.user.registered.v1", key="u", data={})
 
     # then
     assert OutboxEvent.objects.get().headers == {}
@@ -97,11 +107,13 @@ def test_emit_event_outside_a_trace_stores_no_trace_headers() -> None:
         ({"subject": 42}, "subject must be a string or None"),
     ],
 )
-def test_emit_event_rejects_out_of_bounds_input_and_stores_nothing(overrides: dict[str, object], message: str) -> None:
+def test_outbox_event_emit_rejects_out_of_bounds_input_and_stores_nothing(
+    overrides: dict[str, object], message: str
+) -> None:
     # given
     arguments: dict[str, object] = {
         "topic": "shop.orders",
-        "event_type": "shop.order.created.v1",
+        "event_type": "shop.test.sequenced.v1",
         "key": "k",
         "data": {},
         **overrides,
@@ -109,7 +121,7 @@ def test_emit_event_rejects_out_of_bounds_input_and_stores_nothing(overrides: di
 
     # when
     with pytest.raises(InvalidEvent, match=message), transaction.atomic():
-        emit_event(**arguments)  # type: ignore[arg-type]
+        outbox_event_emit(**arguments)  # type: ignore[arg-type]
 
     # then
     assert OutboxEvent.objects.count() == 0
@@ -117,6 +129,8 @@ def test_emit_event_rejects_out_of_bounds_input_and_stores_nothing(overrides: di
 
 def test_emit_event_costs_a_single_insert(django_assert_num_queries: object) -> None:
     # given: the test's own transaction stands in for the caller's
+    registered = UserRegisteredV1(user_id=uuid.uuid4(), email="a@example.com", registered_at=dt.datetime.now(dt.UTC))
+
     # when / then
     with django_assert_num_queries(1):  # type: ignore[operator]
-        emit_event(topic="shop.orders", event_type="shop.order.created.v1", key="k", data={"a": 1})
+        emit_event(registered)

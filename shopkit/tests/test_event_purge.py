@@ -10,9 +10,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from shopkit.events import emit_event, services
+from shopkit.events import services
 from shopkit.events.models import OutboxEvent, ProcessedEvent
 from shopkit.events.relay import OutboxRelay
+from shopkit.events.services import outbox_event_emit
 from shopkit.periodic import PeriodicTasks
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ def _processed(*, days_ago: float) -> ProcessedEvent:
 
 def _outbox(*, sent_days_ago: float | None, dead: bool = False) -> OutboxEvent:
     with transaction.atomic():
-        event = emit_event(topic="shop.orders", event_type="shop.order.created.v1", key="k", data={})
+        event = outbox_event_emit(topic="shop.orders", event_type="shop.test.sequenced.v1", key="k", data={})
     long_ago = timezone.now() - dt.timedelta(days=40)
     OutboxEvent.objects.filter(id=event.id).update(
         created_at=long_ago,

@@ -24,8 +24,8 @@ from prometheus_client.core import Metric
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families as text_families
 
-from shopkit.events import emit_event
 from shopkit.events.consumer import ConsumerCommand, Event
+from shopkit.events.services import outbox_event_emit
 from shopkit.grpc.products import products_client, reset_products_client
 from shopkit.metrics import TracedHistogram
 from shopkit.testing.exemplars import PROMETHEUS_ACCEPT, exemplar_trace_ids
@@ -158,7 +158,7 @@ def test_event_handling_latency_carries_the_events_trace(
     # given: an event emitted in a checkout's trace and published by the relay
     order_id = str(uuid.uuid4())
     with trace.get_tracer("test").start_as_current_span("checkout") as checkout, transaction.atomic():
-        emit_event(topic=topic, event_type="shop.order.confirmed.v1", key=order_id, subject=order_id, data={})
+        outbox_event_emit(topic=topic, event_type="shop.order.confirmed.v1", key=order_id, subject=order_id, data={})
     call_command("outbox_relay", "--once")
 
     def handle(event: Event) -> None:

@@ -19,20 +19,22 @@ from django.db import connections, transaction
 from prometheus_client import REGISTRY
 from shopkit_tests.models import HandlerEffect
 
-from shopkit.events import emit_event
 from shopkit.events.consumer import ConsumerCommand, Event
 from shopkit.events.models import OutboxEvent, ProcessedEvent
 from shopkit.events.relay import OutboxRelay
+from shopkit.events.services import outbox_event_emit
 from shopkit.testing.kafka import read_topic
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CREATED = "shop.order.created.v1"
+CREATED = "shop.test.sequenced.v1"
 
 
 def _emit(topic: str, key: str, n: int = 1) -> list[OutboxEvent]:
     with transaction.atomic():
-        return [emit_event(topic=topic, event_type=CREATED, key=key, subject=key, data={"seq": i}) for i in range(n)]
+        return [
+            outbox_event_emit(topic=topic, event_type=CREATED, key=key, subject=key, data={"seq": i}) for i in range(n)
+        ]
 
 
 def _wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
@@ -96,7 +98,7 @@ def test_a_consumer_with_the_fault_dead_letters_every_event(
 ) -> None:
     # given
     with transaction.atomic():
-        emitted = emit_event(topic=topic, event_type=CREATED, key="order-7", subject="order-7", data={"seq": 1})
+        emitted = outbox_event_emit(topic=topic, event_type=CREATED, key="order-7", subject="order-7", data={"seq": 1})
     call_command("outbox_relay", "--once")
     calls: list[Event] = []
 

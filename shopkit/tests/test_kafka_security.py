@@ -34,20 +34,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _conf(bootstrap: str = "127.0.0.1:9", **changes: Any) -> EventSettings:
-    base = EventSettings(
+    # The suite's settings with a plaintext, unauthenticated principal; each test changes what it examines.
+    base = dataclasses.replace(
+        EventSettings.load(),
         bootstrap_servers=bootstrap,
         service_name="orders",
-        topics=("shop.orders",),
-        topic_partitions=1,
-        topic_replication_factor=1,
-        session_timeout_ms=6000,
-        poll_interval=0.05,
-        batch_size=10,
         delivery_timeout=2.0,
-        retention_days=7,
-        max_attempts=3,
-        retry_backoff=0.01,
-        metrics_port=0,
+        security_protocol="PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="",
+        sasl_password="",
+        production=False,
+        plaintext_broker=False,
     )
     return dataclasses.replace(base, **changes)
 

@@ -12,21 +12,21 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from shopkit.events import emit_event
 from shopkit.events.models import OutboxEvent
 from shopkit.events.relay import OutboxRelay
+from shopkit.events.services import outbox_event_emit
 from shopkit.testing.kafka import read_topic
 
 pytestmark = pytest.mark.django_db
 
-CREATED = "shop.order.created.v1"
+CREATED = "shop.test.sequenced.v1"
 # Over librdkafka's default message.max.bytes (1 MB): the producer refuses the row every time.
 TOO_LARGE = "x" * 1_100_000
 
 
 def _emit(topic: str, key: str, **data: Any) -> OutboxEvent:
     with transaction.atomic():
-        return emit_event(topic=topic, event_type=CREATED, key=key, subject=key, data=data)
+        return outbox_event_emit(topic=topic, event_type=CREATED, key=key, subject=key, data=data)
 
 
 def _ce_ids(messages: list[Any]) -> list[str]:

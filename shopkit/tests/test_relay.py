@@ -20,17 +20,17 @@ from opentelemetry import trace
 from prometheus_client import REGISTRY
 from shopkit_tests.models import HandlerEffect
 
-from shopkit.events import emit_event
 from shopkit.events.consumer import ConsumerCommand, Event
 from shopkit.events.models import OutboxEvent, ProcessedEvent
 from shopkit.events.relay import OutboxRelay
+from shopkit.events.services import outbox_event_emit
 from shopkit.testing.kafka import TansuBroker, read_topic
 
 
 def _emit(topic: str, key: str, n: int = 1) -> list[OutboxEvent]:
     with transaction.atomic():
         return [
-            emit_event(topic=topic, event_type="shop.order.created.v1", key=key, subject=key, data={"seq": i})
+            outbox_event_emit(topic=topic, event_type="shop.test.sequenced.v1", key=key, subject=key, data={"seq": i})
             for i in range(n)
         ]
 
@@ -63,7 +63,7 @@ def test_relay_once_publishes_envelope_key_and_trace_headers(kafka_settings: Any
     assert json.loads(message.value()) == event.payload
     headers = _headers(message)
     assert set(headers) == {"traceparent", "ce_type", "ce_id"}
-    assert (headers["ce_type"], headers["ce_id"]) == ("shop.order.created.v1", str(event.id))
+    assert (headers["ce_type"], headers["ce_id"]) == ("shop.test.sequenced.v1", str(event.id))
     _, trace_id, parent_span_id, _ = headers["traceparent"].split("-")
     ctx = checkout.get_span_context()
     # Same trace as the checkout; the parent is the relay's producer span, not the checkout span.
@@ -73,7 +73,7 @@ def test_relay_once_publishes_envelope_key_and_trace_headers(kafka_settings: Any
     assert stored.sent_at is not None
     assert (stored.attempts, stored.claimed_until, stored.last_error) == (0, None, "")
     assert REGISTRY.get_sample_value(
-        "shop_events_published_total", {"topic": topic, "event_type": "shop.order.created.v1"}
+        "shop_events_published_total", {"topic": topic, "event_type": "shop.test.sequenced.v1"}
     ) == pytest.approx(1)
     assert REGISTRY.get_sample_value("shop_outbox_backlog") == 0
 
@@ -185,7 +185,7 @@ def test_relay_keeps_events_through_a_broker_outage_and_delivers_each_once(
     def record(event: Event) -> None:
         HandlerEffect.objects.create(event_id=event.id, consumer_group="outage")
 
-    call_command(consumer_command({"shop.order.created.v1": record}), max_messages=3, max_seconds=20)
+    call_command(consumer_command({"shop.test.sequenced.v1": record}), max_messages=3, max_seconds=20)
     assert Counter(HandlerEffect.objects.values_list("event_id", flat=True)) == {e.id: 1 for e in events}
     assert ProcessedEvent.objects.count() == 3
 

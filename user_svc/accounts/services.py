@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from shopkit.errors import ApplicationError
 from shopkit.events import emit_event
+from shopkit.events.contracts import UserRegisteredV1
 from user_svc.accounts import metrics, tokens
 from user_svc.accounts.errors import (
     EmailTaken,
@@ -31,8 +32,6 @@ from user_svc.accounts.selectors import user_email_taken, user_find_by_email
 
 log = structlog.get_logger(__name__)
 
-USERS_TOPIC = "shop.users"
-USER_REGISTERED = "shop.user.registered.v1"
 TOKEN_TYPE = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
 
 
@@ -83,13 +82,7 @@ def _user_insert(*, user: User, password: str | None) -> User:
     except IntegrityError as exc:
         # Lost a race with a concurrent registration of the same address.
         raise EmailTaken from exc
-    emit_event(
-        topic=USERS_TOPIC,
-        event_type=USER_REGISTERED,
-        key=str(user.id),
-        subject=str(user.id),
-        data={"user_id": str(user.id), "email": user.email, "registered_at": user.date_joined.isoformat()},
-    )
+    emit_event(UserRegisteredV1(user_id=user.id, email=user.email, registered_at=user.date_joined))
     transaction.on_commit(metrics.USERS_REGISTERED.inc)
     return user
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from shopkit.testing.outbox_contracts import pytest_runtest_call  # noqa: F401 - the hook checking outbox rows
 from shopkit.testing.tokens import signing_keypair
 from user_svc.accounts import services
 from user_svc.accounts.models import User

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from shopkit.events.contracts import TOPIC_OWNERS
 from shopkit.logging import configure_structlog, logging_config
 from shopkit.settings import MACHINE_PASSWORD_MIN_LENGTH, VAR_DIR, env, is_production, require_strong_secret, secret_key
 
@@ -217,8 +218,9 @@ SHOP_EVENTS_PERIODIC_TASKS = [
     ("shopkit.events.tasks.purge_processed_events", EVENT_PURGE_INTERVAL_SECONDS),
 ]
 # The owner of each topic: consumers refuse (dead-letter) an event whose CloudEvents `source` is not
-# its topic's owner. A contract, not deployment configuration, so not read from the environment.
-SHOP_EVENT_TOPIC_OWNERS = {"shop.users": "/shop/users", "shop.orders": "/shop/orders"}
+# its topic's owner. A contract (shopkit.events.contracts), not deployment configuration, so not read from
+# the environment.
+SHOP_EVENT_TOPIC_OWNERS = dict(TOPIC_OWNERS)
 PRODUCTS_GRPC_TARGET = env.str("PRODUCTS_GRPC_TARGET", default="127.0.0.1:50051")
 GRPC_DEADLINE_SECONDS = env.float("GRPC_DEADLINE_SECONDS", default=2.0)
 # Readiness of products' callers (shopkit.grpc.readiness): Health/Check's deadline (at most 2 s) and how long

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from cart_svc.carts.handlers import ORDER_CONFIRMED, handle_order_confirmed
+from cart_svc.carts.handlers import handle_order_confirmed
 from shopkit.events.consumer import ConsumerCommand, Handler
+from shopkit.events.contracts import OrderConfirmedV1
 
 
 class Command(ConsumerCommand):
@@ -12,4 +13,4 @@ class Command(ConsumerCommand):
     topics = ("shop.orders",)
 
     def get_handlers(self) -> dict[str, Handler]:
-        return {ORDER_CONFIRMED: handle_order_confirmed}
+        return {OrderConfirmedV1.event_type: handle_order_confirmed}

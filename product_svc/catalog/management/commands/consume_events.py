@@ -3,13 +3,9 @@ releases those of cancelled orders) and the runner of its periodic jobs (expirin
 
 from __future__ import annotations
 
-from product_svc.catalog.handlers import (
-    ORDER_CANCELLED,
-    ORDER_CONFIRMED,
-    handle_order_cancelled,
-    handle_order_confirmed,
-)
+from product_svc.catalog.handlers import handle_order_cancelled, handle_order_confirmed
 from shopkit.events.consumer import ConsumerCommand, Handler
+from shopkit.events.contracts import OrderCancelledV1, OrderConfirmedV1
 
 
 class Command(ConsumerCommand):
@@ -18,4 +14,7 @@ class Command(ConsumerCommand):
     topics = ("shop.orders",)
 
     def get_handlers(self) -> dict[str, Handler]:
-        return {ORDER_CONFIRMED: handle_order_confirmed, ORDER_CANCELLED: handle_order_cancelled}
+        return {
+            OrderConfirmedV1.event_type: handle_order_confirmed,
+            OrderCancelledV1.event_type: handle_order_cancelled,
+        }

@@ -11,7 +11,9 @@ A service's consumer is a management command:
         topics = ("shop.orders",)
 
         def get_handlers(self) -> dict[str, Callable[[Event], None]]:
-            return {"shop.order.confirmed.v1": handle_order_confirmed}
+            return {OrderConfirmedV1.event_type: handle_order_confirmed}
+
+and a handler parses the event with its contract: `OrderConfirmedV1.from_event(event)` (shopkit.events.contracts).
 """
 
 from __future__ import annotations
