@@ -416,10 +416,12 @@ def make_runs_ports_taken() -> Iterator[list[int]]:
     held = []
     with ExitStack() as sockets:
         for port in DEFAULT.all().values():
-            if not processes.port_free(port):
-                continue  # taken already: all the better
             sock = sockets.enter_context(socket.socket())
-            sock.bind(("127.0.0.1", port))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past connections of another run
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # something listens there already: all the better
             sock.listen()
             held.append(port)
         yield held
