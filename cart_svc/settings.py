@@ -1,11 +1,11 @@
 """Settings of the carts service: the shared platform settings plus this service's own."""
 
 from shopkit.base_settings import *  # noqa: F403
-from shopkit.base_settings import INSTALLED_APPS, SHOP_EVENTS_PERIODIC_TASKS
+from shopkit.base_settings import INSTALLED_APPS, SHOP_EVENTS_PERIODIC_TASKS, SHOP_PORTS
 from shopkit.settings import cache, database
 
 SERVICE_NAME = "carts"
-SERVICE_PORT = 5003
+SERVICE_PORT = SHOP_PORTS.carts
 ROOT_URLCONF = "cart_svc.urls"
 WSGI_APPLICATION = "cart_svc.wsgi.application"
 # Cookies of their own (shopkit.base_settings): every admin runs on one host in development.

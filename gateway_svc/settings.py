@@ -3,12 +3,12 @@
 import ipaddress
 
 from shopkit.base_settings import *  # noqa: F403
-from shopkit.base_settings import SHOP_METRICS_ENABLED
+from shopkit.base_settings import SHOP_METRICS_ENABLED, SHOP_PORTS
 from shopkit.settings import cache, env
 
 SERVICE_NAME = "gateway"
 SHOP_TRACING_ASGI = True  # asgi.py wraps the app in OpenTelemetry's ASGI middleware
-SERVICE_PORT = 3000
+SERVICE_PORT = SHOP_PORTS.gateway
 ROOT_URLCONF = "gateway_svc.urls"
 WSGI_APPLICATION = "gateway_svc.wsgi.application"
 ASGI_APPLICATION = "gateway_svc.asgi.application"
@@ -58,10 +58,10 @@ TEMPLATES = [
 ]
 
 # Downstream services (docs/contracts.md); each serves the public paths under /api/.
-USERS_URL = env.str("USERS_URL", default="http://127.0.0.1:5000")
-PRODUCTS_URL = env.str("PRODUCTS_URL", default="http://127.0.0.1:5001")
-ORDERS_URL = env.str("ORDERS_URL", default="http://127.0.0.1:5002")
-CARTS_URL = env.str("CARTS_URL", default="http://127.0.0.1:5003")
+USERS_URL = env.str("USERS_URL", default=SHOP_PORTS.url("users"))
+PRODUCTS_URL = env.str("PRODUCTS_URL", default=SHOP_PORTS.url("products"))
+ORDERS_URL = env.str("ORDERS_URL", default=SHOP_PORTS.url("orders"))
+CARTS_URL = env.str("CARTS_URL", default=SHOP_PORTS.url("carts"))
 UPSTREAM_CONNECT_TIMEOUT_SECONDS = env.float("UPSTREAM_CONNECT_TIMEOUT_SECONDS", default=1.0)
 UPSTREAM_TIMEOUT_SECONDS = env.float("UPSTREAM_TIMEOUT_SECONDS", default=3.0)
 UPSTREAM_MAX_CONNECTIONS = env.int("UPSTREAM_MAX_CONNECTIONS", default=100)

@@ -1,11 +1,11 @@
 """Settings of the orders service: the shared platform settings plus this service's own."""
 
 from shopkit.base_settings import *  # noqa: F403
-from shopkit.base_settings import INSTALLED_APPS
+from shopkit.base_settings import INSTALLED_APPS, SHOP_PORTS
 from shopkit.settings import cache, database, env
 
 SERVICE_NAME = "orders"
-SERVICE_PORT = 5002
+SERVICE_PORT = SHOP_PORTS.orders
 ROOT_URLCONF = "order_svc.urls"
 WSGI_APPLICATION = "order_svc.wsgi.application"
 # Cookies of their own (shopkit.base_settings): every admin runs on one host in development.
@@ -21,7 +21,7 @@ CACHES = {"default": cache("orders")}
 SHOP_READY_CHECKS = {"products_grpc": "shopkit.grpc.readiness.check_products_grpc"}
 
 # Checkout reads the caller's cart from the carts service (with the caller's own token).
-CARTS_URL = env.str("CARTS_URL", default="http://127.0.0.1:5003")
+CARTS_URL = env.str("CARTS_URL", default=SHOP_PORTS.url("carts"))
 CARTS_TIMEOUT_SECONDS = env.float("CARTS_TIMEOUT_SECONDS", default=2.0)
 
 # A checkout still pending after this long lost its answer (or its process): its stock is given back

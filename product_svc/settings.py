@@ -1,12 +1,12 @@
 """Settings of the products service: the shared platform settings plus this service's own."""
 
 from shopkit.base_settings import *  # noqa: F403
-from shopkit.base_settings import INSTALLED_APPS, SHOP_EVENTS_PERIODIC_TASKS
+from shopkit.base_settings import INSTALLED_APPS, SHOP_EVENTS_PERIODIC_TASKS, SHOP_PORTS
 from shopkit.grpc.policy import PRODUCTS_CALLERS
 from shopkit.settings import cache, database, env, is_production
 
 SERVICE_NAME = "products"
-SERVICE_PORT = 5001
+SERVICE_PORT = SHOP_PORTS.products
 ROOT_URLCONF = "product_svc.urls"
 WSGI_APPLICATION = "product_svc.wsgi.application"
 # Cookies of their own (shopkit.base_settings): every admin runs on one host in development.
@@ -42,12 +42,12 @@ SHOP_PERIODIC_TASKS = [
     *SHOP_EVENTS_PERIODIC_TASKS,
 ]
 
-# gRPC server (python -m product_svc.grpc_server); its /metrics port defaults to 9400 (0 turns it off).
+# gRPC server (python -m product_svc.grpc_server); its /metrics port defaults to SHOP_PORTS' (9400) (0 turns it off).
 PRODUCTS_GRPC_BIND = env.str("PRODUCTS_GRPC_BIND", default="127.0.0.1")
-PRODUCTS_GRPC_PORT = env.int("PRODUCTS_GRPC_PORT", default=50051)
+PRODUCTS_GRPC_PORT = env.int("PRODUCTS_GRPC_PORT", default=SHOP_PORTS.products_grpc)
 PRODUCTS_GRPC_WORKERS = env.int("PRODUCTS_GRPC_WORKERS", default=10)
 PRODUCTS_GRPC_GRACE_SECONDS = env.float("PRODUCTS_GRPC_GRACE_SECONDS", default=5.0)
-PRODUCTS_GRPC_METRICS_PORT = env.int("METRICS_PORT", default=9400)
+PRODUCTS_GRPC_METRICS_PORT = env.int("METRICS_PORT", default=SHOP_PORTS.products_grpc_metrics)
 # Which services may call each method, by the identity in their client certificate (shopkit.grpc.policy).
 # Reflection lists the methods only outside production.
 PRODUCTS_GRPC_CALLERS = PRODUCTS_CALLERS

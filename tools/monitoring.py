@@ -25,13 +25,13 @@ from typing import Any
 
 import yaml
 
+from shopkit.ports import DEFAULT, Ports
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_PROMETHEUS = ROOT / "compose" / "prometheus" / "prometheus.yml"
 COMPOSE_RULES_DIR = ROOT / "compose" / "prometheus" / "rules"
 COMPOSE_ALERTMANAGER = ROOT / "compose" / "alertmanager" / "alertmanager.yml"
 
-PROMETHEUS_PORT = 9090
-ALERTMANAGER_PORT = 9093
 # Jobs of the full stack that `make run` has no counterpart for: its observability processes, and the
 # PostgreSQL and Redis exporters (make run keeps its data in SQLite files and local caches by default).
 FULL_STACK_ONLY_JOBS = frozenset(
@@ -116,6 +116,7 @@ def prometheus_config(
     scrape_interval: str | None = None,
     compose_file: Path = COMPOSE_PROMETHEUS,
     rules_dir: Path = COMPOSE_RULES_DIR,
+    ports: Ports = DEFAULT,
 ) -> dict[str, Any]:
     """Compose's Prometheus configuration with `targets` (job -> port on 127.0.0.1) for its jobs.
 
@@ -126,7 +127,7 @@ def prometheus_config(
     `scrape_interval` (and the rules' evaluation interval) overrides compose's, for quick tests.
     """
     compose = _load(compose_file)
-    wanted = {**targets, "prometheus": PROMETHEUS_PORT, "alertmanager": ALERTMANAGER_PORT}
+    wanted = {**targets, "prometheus": ports.prometheus, "alertmanager": ports.alertmanager}
     known = {job["job_name"] for job in compose["scrape_configs"]}
     if unknown := sorted(set(wanted) - known):
         raise ValueError(f"no scrape job in {compose_file} for {unknown}")
@@ -148,7 +149,7 @@ def prometheus_config(
     return {
         "global": global_,
         "rule_files": [str(rules_dir / "*.yml")],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{ALERTMANAGER_PORT}"]}]}]},
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{ports.alertmanager}"]}]}]},
         "scrape_configs": jobs,
     }
 
@@ -215,14 +216,15 @@ def write_configs(
     webhook_url: str | None,
     scrape_interval: str | None,
     for_cap: str | None = None,
+    ports: Ports = DEFAULT,
 ) -> None:
     rules_dir = write_capped_rules(layout.prometheus_rules, for_cap) if for_cap else COMPOSE_RULES_DIR
-    config = prometheus_config(targets, scrape_interval=scrape_interval, rules_dir=rules_dir)
+    config = prometheus_config(targets, scrape_interval=scrape_interval, rules_dir=rules_dir, ports=ports)
     _write(layout.prometheus_config, config, COMPOSE_PROMETHEUS)
     _write(layout.alertmanager_config, alertmanager_config(webhook_url), COMPOSE_ALERTMANAGER)
 
 
-def prometheus_argv(binary: str, layout: Layout, *, log_format: str) -> list[str]:
+def prometheus_argv(binary: str, layout: Layout, *, log_format: str, ports: Ports = DEFAULT) -> list[str]:
     return [
         binary,
         f"--config.file={layout.prometheus_config}",
@@ -230,21 +232,21 @@ def prometheus_argv(binary: str, layout: Layout, *, log_format: str) -> list[str
         # A developer's machine: a week of data at most, and no more than 1 GB of it.
         "--storage.tsdb.retention.time=7d",
         "--storage.tsdb.retention.size=1GB",
-        f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}",
-        f"--web.external-url=http://127.0.0.1:{PROMETHEUS_PORT}",
+        f"--web.listen-address=127.0.0.1:{ports.prometheus}",
+        f"--web.external-url=http://127.0.0.1:{ports.prometheus}",
         # As in the full stack: latency histograms' trace ids (exemplars) are kept and queryable.
         "--enable-feature=exemplar-storage",
         f"--log.format={log_format}",
     ]
 
 
-def alertmanager_argv(binary: str, layout: Layout, *, log_format: str) -> list[str]:
+def alertmanager_argv(binary: str, layout: Layout, *, log_format: str, ports: Ports = DEFAULT) -> list[str]:
     return [
         binary,
         f"--config.file={layout.alertmanager_config}",
         f"--storage.path={layout.alertmanager_data}",
-        f"--web.listen-address=127.0.0.1:{ALERTMANAGER_PORT}",
-        f"--web.external-url=http://127.0.0.1:{ALERTMANAGER_PORT}",
+        f"--web.listen-address=127.0.0.1:{ports.alertmanager}",
+        f"--web.external-url=http://127.0.0.1:{ports.alertmanager}",
         # One instance: no cluster gossip (it would listen on every interface, port 9094).
         "--cluster.listen-address=",
         f"--log.format={log_format}",

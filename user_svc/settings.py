@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from shopkit.base_settings import *  # noqa: F403
-from shopkit.base_settings import INSTALLED_APPS, JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS
+from shopkit.base_settings import INSTALLED_APPS, JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS, SHOP_PORTS
 from shopkit.settings import (
     PERSON_PASSWORD_MIN_LENGTH,
     VAR_DIR,
@@ -18,7 +18,7 @@ from shopkit.settings import (
 from user_svc.accounts.keys import verification_pems
 
 SERVICE_NAME = "users"
-SERVICE_PORT = 5000
+SERVICE_PORT = SHOP_PORTS.users
 ROOT_URLCONF = "user_svc.urls"
 WSGI_APPLICATION = "user_svc.wsgi.application"
 # Cookies of their own (shopkit.base_settings): every admin runs on one host in development.

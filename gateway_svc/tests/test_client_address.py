@@ -17,7 +17,7 @@ import pytest
 from gateway_svc.edge import client_address, edge_headers, parse_networks
 from gateway_svc.tests.conftest import Gateway
 from gateway_svc.tests.stubs import StubUpstream, assert_problem
-from tools.shoprun import GATEWAY_PORT, Stack
+from tools.shoprun import Stack
 
 TOKENS = {"access": "a", "refresh": "r", "token_type": "Bearer", "expires_in": 300}
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,9 +126,9 @@ def make_run_gateway(upstream: StubUpstream, tmp_path: Path) -> Iterator[str]:
     """uvicorn with `make run`'s command line (tools/shoprun.py), on a free port, in front of the stub."""
     port = _free_port()
     # The child process inherits the test environment; Kafka set so that no embedded broker is planned.
-    environ = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}  # noqa: TID251
+    environ = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "SHOP_GATEWAY_PORT": str(port)}  # noqa: TID251
     [gateway] = [p for p in Stack(environ=environ, stream=False, var_dir=tmp_path).plan() if p.name == "gateway"]
-    argv = [str(port) if arg == str(GATEWAY_PORT) else arg for arg in gateway.argv]
+    argv = gateway.argv
     env = {
         **environ,
         **gateway.env,

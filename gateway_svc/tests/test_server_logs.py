@@ -10,30 +10,28 @@ import sys
 from pathlib import Path
 
 import httpx
+import yaml
 
 from shopkit.logging import UVICORN_LOG_CONFIG
+from shopkit.settings import REPO_ROOT
 from shopkit.testing.server_logs import LINE_KEYS, child_env, free_port, running_server
+
+
+def _compose_command(port: int) -> list[str]:
+    """compose's gateway command, as written there, on 127.0.0.1:`port` with this checkout's log configuration."""
+    compose = yaml.safe_load((REPO_ROOT / "compose" / "docker-compose.yml").read_text())
+    command = list(compose["services"]["gateway"]["command"])
+    assert command[0] == "uvicorn"
+    for flag, value in {"--host": "127.0.0.1", "--port": str(port), "--log-config": str(UVICORN_LOG_CONFIG)}.items():
+        command[command.index(flag) + 1] = value
+    return [sys.executable, "-m", *command]
 
 
 def test_uvicorn_with_shopkit_log_config_writes_only_json_lines(tmp_path: Path) -> None:
     # given: compose's command line, on a free port, with the log configuration
     port, nobody = free_port(), f"http://127.0.0.1:{free_port()}"
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "gateway_svc.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-        "--no-access-log",
-        "--no-proxy-headers",
-        "--log-config",
-        str(UVICORN_LOG_CONFIG),
-    ]
+    argv = _compose_command(port)
+    assert argv[argv.index("--workers") + 1] == "2"  # what the assertions below count
     env = child_env(
         DJANGO_SETTINGS_MODULE="gateway_svc.settings",
         LOG_FORMAT="json",

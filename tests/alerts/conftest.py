@@ -5,7 +5,8 @@ worker per service, and `Stack(monitoring=True)`. Three settings differ, each do
 read: Prometheus scrapes and evaluates every second (SHOP_PROMETHEUS_SCRAPE_INTERVAL), every alert's
 `for:` is cut to a few seconds in a copy of the rules (SHOP_ALERT_FOR_CAP; the expressions are the ones
 in compose/prometheus/rules), and Alertmanager delivers to a webhook receiver this suite runs
-(SHOP_ALERT_WEBHOOK_URL). The fixed ports of `make run` are used: run it alone (flock /tmp/shop-ports.lock).
+(SHOP_ALERT_WEBHOOK_URL). It runs on the tests' own port block (shopkit.ports.for_tests), so `make run` may be
+up meanwhile; the e2e suite and infra's live `make run` use the same block (flock /tmp/shop-ports.lock).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 
 from tests.alerts.support import (
     GATEWAY_URL,
+    PORTS,
     PROMETHEUS_URL,
     Counts,
     Customer,
@@ -89,6 +91,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     }
     environ.update(
         {
+            **PORTS.environ(),
             "SHOP_PROMETHEUS_SCRAPE_INTERVAL": SCRAPE_INTERVAL,
             "SHOP_ALERT_FOR_CAP": FOR_CAP,
             "SHOP_ALERT_WEBHOOK_URL": webhook.base_url + "/alerts",

@@ -17,18 +17,19 @@ from typing import Any
 import httpx
 
 from shopkit.faults import faults_file
-from tools import monitoring
-from tools.shoprun import DOMAIN_SERVICES, GATEWAY_PORT
+from shopkit.ports import for_tests
 
 ROOT = Path(__file__).resolve().parents[2]
-GATEWAY_URL = f"http://127.0.0.1:{GATEWAY_PORT}"
+# The suite's shop runs on the tests' port block (tests/alerts/conftest.py), not on make run's.
+PORTS = for_tests()
+GATEWAY_URL = PORTS.url("gateway")
 # Products on its own port: the gateway's circuit breaker would otherwise turn a share of failures into
 # "circuit open" answers for every later request (see tests/e2e/test_faults_live.py).
-PRODUCTS_URL = f"http://127.0.0.1:{DOMAIN_SERVICES['products'][1]}"
+PRODUCTS_URL = PORTS.url("products")
 # Orders on its own port: checkouts that reach orders' own alerts without spending the gateway's budget.
-ORDERS_URL = f"http://127.0.0.1:{DOMAIN_SERVICES['orders'][1]}"
-PROMETHEUS_URL = f"http://127.0.0.1:{monitoring.PROMETHEUS_PORT}"
-ALERTMANAGER_URL = f"http://127.0.0.1:{monitoring.ALERTMANAGER_PORT}"
+ORDERS_URL = PORTS.url("orders")
+PROMETHEUS_URL = f"http://127.0.0.1:{PORTS.prometheus}"
+ALERTMANAGER_URL = f"http://127.0.0.1:{PORTS.alertmanager}"
 POLL_SECONDS = 0.5
 
 

@@ -14,10 +14,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-USERS_ADMIN = "http://127.0.0.1:5000/admin/"
-PRODUCTS_ADMIN = "http://127.0.0.1:5001/admin/"
-ORDERS_ADMIN = "http://127.0.0.1:5002/admin/"
-CARTS_ADMIN = "http://127.0.0.1:5003/admin/"
+from shopkit.ports import for_tests
+
+# The e2e suite's shop runs on the tests' port block (tests/e2e/conftest.py).
+USERS_ADMIN = f"{for_tests().url('users')}/admin/"
+PRODUCTS_ADMIN = f"{for_tests().url('products')}/admin/"
+ORDERS_ADMIN = f"{for_tests().url('orders')}/admin/"
+CARTS_ADMIN = f"{for_tests().url('carts')}/admin/"
 ADMINS = {"users": USERS_ADMIN, "products": PRODUCTS_ADMIN, "orders": ORDERS_ADMIN, "carts": CARTS_ADMIN}
 
 

@@ -1,13 +1,14 @@
-"""Starts the whole shop (every real process) on PostgreSQL, Redis and an embedded Kafka broker."""
+"""Starts the whole shop (every real process) on PostgreSQL, Redis and an embedded Kafka broker.
+
+On the tests' own port block (shopkit.ports.for_tests), so the suite runs while `make run` is up.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,10 +20,14 @@ import psycopg
 import pytest
 import redis
 
+from shopkit import processes
+from shopkit.ports import for_tests
 from tests.e2e.otlp import OtlpReceiver
 from tests.e2e.tcpproxy import TcpProxy
-from tools.shoprun import DOMAIN_SERVICES, GATEWAY_PORT, Stack
+from tools.shoprun import DOMAIN_SERVICES, Stack
 
+# Where the suite's shop listens: the tests' block, never make run's ports.
+PORTS = for_tests()
 PG_BASE = os.environ.get("TEST_PG_BASE_URL", "postgres://postgres@127.0.0.1:5432")
 
 
@@ -44,34 +49,28 @@ class RedisServer:
     """A private redis-server for the suite, so tests can stop and start it without touching the machine's."""
 
     def __init__(self) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = processes.free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is required"
-        self.proc = subprocess.Popen(
+        self.proc = processes.spawn(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if redis.Redis.from_url(self.url, socket_timeout=0.5).ping():
-                    return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        processes.wait_until(self._answers, timeout=10, what="redis-server", process=self.proc)
+
+    def _answers(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_timeout=0.5).ping())
+        except redis.ConnectionError:
+            return False
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
+        processes.stop([self.proc], grace=10)
+        self.proc = None
 
 
 def _print_logs(var_dir: Path) -> None:
@@ -103,6 +102,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     otlp = OtlpReceiver()
     environ = {
         **os.environ,
+        **PORTS.environ(),
         **_fresh_databases(orders_db),
         "CACHE_URL": redis_server.url,
         "LOG_FORMAT": "json",
@@ -139,7 +139,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         raise
     yield Shop(
         stack=stack,
-        base_url=f"http://127.0.0.1:{GATEWAY_PORT}",
+        base_url=PORTS.url("gateway"),
         var_dir=var_dir,
         redis=redis_server,
         orders_db=orders_db,

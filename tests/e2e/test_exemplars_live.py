@@ -17,22 +17,26 @@ from pathlib import Path
 import httpx
 
 from shopkit.testing.exemplars import running_prometheus, stored_exemplars, targets_up
-from tests.e2e.conftest import Customer, Shop
+from tests.e2e.conftest import PORTS, Customer, Shop
 
+# The processes' metrics addresses, on the suite's port block (tests/e2e/conftest.py).
+GATEWAY, ORDERS = f"127.0.0.1:{PORTS.gateway}", f"127.0.0.1:{PORTS.orders}"
+CARTS_CONSUMER = f"127.0.0.1:{PORTS.carts_consumer_metrics}"
+PRODUCTS_CONSUMER = f"127.0.0.1:{PORTS.products_consumer_metrics}"
 # histogram (with the labels that pick the checkout's series) -> the process that observes it
 SELECTORS = {
-    'django_http_requests_latency_seconds_by_view_method_bucket{instance="127.0.0.1:3000", view="api:checkout"}': (
+    f'django_http_requests_latency_seconds_by_view_method_bucket{{instance="{GATEWAY}", view="api:checkout"}}': (
         "gateway"
     ),
     'shop_gateway_upstream_duration_seconds_bucket{upstream="orders"}': "gateway",
     # a domain service's own HTTP latency (shopkit.base_settings' middleware), under gunicorn multi-process
-    'django_http_requests_latency_seconds_by_view_method_bucket{instance="127.0.0.1:5002", method="POST"}': "orders",
-    'shop_grpc_client_handling_seconds_bucket{instance="127.0.0.1:5002", grpc_method="ReserveStock"}': "orders",
+    f'django_http_requests_latency_seconds_by_view_method_bucket{{instance="{ORDERS}", method="POST"}}': "orders",
+    f'shop_grpc_client_handling_seconds_bucket{{instance="{ORDERS}", grpc_method="ReserveStock"}}': "orders",
     'shop_grpc_server_handling_seconds_bucket{grpc_method="ReserveStock"}': "products-grpc",
-    'shop_event_handling_seconds_bucket{instance="127.0.0.1:9403", outcome="processed"}': "carts-consumer",
-    'shop_event_handling_seconds_bucket{instance="127.0.0.1:9404", outcome="processed"}': "products-consumer",
+    f'shop_event_handling_seconds_bucket{{instance="{CARTS_CONSUMER}", outcome="processed"}}': "carts-consumer",
+    f'shop_event_handling_seconds_bucket{{instance="{PRODUCTS_CONSUMER}", outcome="processed"}}': "products-consumer",
 }
-TARGETS = ["127.0.0.1:3000", "127.0.0.1:5002", "127.0.0.1:9400", "127.0.0.1:9403", "127.0.0.1:9404"]
+TARGETS = [GATEWAY, ORDERS, f"127.0.0.1:{PORTS.products_grpc_metrics}", CARTS_CONSUMER, PRODUCTS_CONSUMER]
 
 
 def _trace_ids(prometheus: str, selector: str) -> set[str]:

@@ -15,11 +15,10 @@ from pathlib import Path
 import httpx
 
 from shopkit.faults import faults_file
-from tests.e2e.conftest import Shop
-from tools.shoprun import DOMAIN_SERVICES
+from tests.e2e.conftest import PORTS, Shop
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCTS_URL = f"http://127.0.0.1:{DOMAIN_SERVICES['products'][1]}"
+PRODUCTS_URL = PORTS.url("products")
 
 
 def _faults(*args: str) -> None:

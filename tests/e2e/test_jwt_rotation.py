@@ -18,11 +18,11 @@ from typing import TypeVar
 import httpx
 import jwt
 
-from tests.e2e.conftest import Customer, Shop
+from tests.e2e.conftest import PORTS, Customer, Shop
 from tests.e2e.problems import assert_problem
 
-USERS_JWKS = "http://127.0.0.1:5000/api/.well-known/jwks.json"
-USERS_READY = "http://127.0.0.1:5000/health/ready"
+USERS_JWKS = f"{PORTS.url('users')}/api/.well-known/jwks.json"
+USERS_READY = f"{PORTS.url('users')}/health/ready"
 # Routes whose responses need a token verified by the gateway and by one service each.
 ROUTES = ("/api/users/me", "/api/cart", "/api/orders")
 

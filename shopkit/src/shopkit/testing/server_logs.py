@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,17 +15,11 @@ from typing import Any
 
 import httpx
 
+from shopkit.processes import free_port as free_port  # the log tests' import of it
 from shopkit.settings import REPO_ROOT
 
 # What every JSON line carries (docs/observability.md).
 LINE_KEYS = {"event", "level", "timestamp", "service"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
