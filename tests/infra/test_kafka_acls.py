@@ -8,11 +8,11 @@ principals; and the ACLs let each topic be written by its owner alone.
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from shopkit.events.contracts import TOPIC_OWNERS
 from tests.infra.support import COMPOSE_DIR, ROOT, load_compose
 
 ACL_FILE = COMPOSE_DIR / "kafka" / "acls.conf"
@@ -45,15 +45,8 @@ def acls() -> list[Acl]:
 
 
 def topic_owners() -> dict[str, str]:
-    """SHOP_EVENT_TOPIC_OWNERS from shopkit's base settings, read without starting Django."""
-    tree = ast.parse((ROOT / "shopkit" / "src" / "shopkit" / "base_settings.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "SHOP_EVENT_TOPIC_OWNERS" for t in node.targets
-        ):
-            owners: dict[str, str] = ast.literal_eval(node.value)
-            return {topic: source.rsplit("/", 1)[-1] for topic, source in owners.items()}
-    raise AssertionError("SHOP_EVENT_TOPIC_OWNERS not found")
+    """Each topic's owning service, from the event contracts (base settings' SHOP_EVENT_TOPIC_OWNERS is a copy)."""
+    return {topic: source.rsplit("/", 1)[-1] for topic, source in TOPIC_OWNERS.items()}
 
 
 def environment(name: str) -> dict[str, str]:
