@@ -18,7 +18,7 @@ from shopkit.auth import TokenUser
 
 
 def _caller_id(request: Request) -> uuid.UUID:
-    """The caller as its access token names it (shopkit.auth.JWTAuthentication)."""
+    """The caller as its access token names it (shopkit.drf.JWTAuthentication)."""
     if not isinstance(request.user, TokenUser):
         raise NotAuthenticated
     return request.user.id

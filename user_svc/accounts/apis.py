@@ -28,7 +28,7 @@ from user_svc.accounts.serializers import (
 
 
 def _caller_id(request: Request) -> uuid.UUID:
-    """The caller as its access token names it (shopkit.auth.JWTAuthentication, as everywhere)."""
+    """The caller as its access token names it (shopkit.drf.JWTAuthentication, as everywhere)."""
     if not isinstance(request.user, TokenUser):
         raise NotAuthenticated
     return request.user.id

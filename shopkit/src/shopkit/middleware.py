@@ -12,7 +12,6 @@ from django.http import HttpRequest, HttpResponse
 from django_structlog.middlewares import RequestMiddleware
 
 from shopkit.logging import get_logger
-from shopkit.staff_session import staff_session_verify
 from shopkit.tracing import current_trace_id, name_server_span
 
 log = get_logger(__name__)
@@ -84,11 +83,15 @@ class StaffSessionMiddleware:
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        # Imported here: it needs django.contrib.auth, which the gateway (TraceIdMiddleware's user) lacks.
+        from shopkit.staff_session import staff_session_verify
+
         self.get_response = get_response
+        self.verify = staff_session_verify
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if settings.SESSION_COOKIE_NAME in request.COOKIES:
-            staff_session_verify(request)
+            self.verify(request)
         return self.get_response(request)
 
 

@@ -1,4 +1,4 @@
-"""RFC 9457 problem-details responses for every error, from every interface (Django, DRF)."""
+"""RFC 9457 problem-details responses for every error from Django and Ninja (DRF's handler: shopkit.drf)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,6 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from rest_framework import exceptions as drf_exceptions
-from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_default_handler
 
 from shopkit.errors import ApplicationError
 from shopkit.logging import get_logger
@@ -25,7 +22,7 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://shop.example/problems/"
 
 
-def _slug(status: int) -> str:
+def status_slug(status: int) -> str:
     try:
         return HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
     except ValueError:
@@ -46,7 +43,7 @@ def problem_body(
     except ValueError:
         default_title = "Error"
     body: dict[str, Any] = {
-        "type": TYPE_BASE + (code or _slug(status)),
+        "type": TYPE_BASE + (code or status_slug(status)),
         "title": title or default_title,
         "status": status,
         "detail": detail,
@@ -67,35 +64,6 @@ def problem_response(status: int, *, detail: str, headers: dict[str, str] | None
 
 def application_error_response(exc: ApplicationError) -> JsonResponse:
     return problem_response(exc.status, detail=exc.detail, title=exc.title, code=exc.code, **exc.extra)
-
-
-def _flatten_drf_errors(data: Any) -> dict[str, Any]:
-    if isinstance(data, dict):
-        return {str(k): v if isinstance(v, list | dict) else [str(v)] for k, v in data.items()}
-    if isinstance(data, list):
-        return {"non_field_errors": [str(item) for item in data]}
-    return {"non_field_errors": [str(data)]}
-
-
-def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's EXCEPTION_HANDLER: every API error becomes problem details."""
-    if isinstance(exc, ApplicationError):
-        body = problem_body(exc.status, detail=exc.detail, title=exc.title, code=exc.code, **exc.extra)
-        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
-    response = drf_default_handler(exc, context)
-    if response is None:
-        return None  # unhandled: ProblemMiddleware logs it once and answers 500
-    status = response.status_code
-    if isinstance(exc, drf_exceptions.ValidationError):
-        body = problem_body(
-            status, detail="The request is invalid.", code="validation-error", errors=_flatten_drf_errors(exc.detail)
-        )
-    else:
-        detail = exc.detail if isinstance(exc, drf_exceptions.APIException) else str(exc)
-        body = problem_body(status, detail=str(detail), code=getattr(exc, "default_code", None) and _slug(status))
-    response.data = body
-    response.content_type = PROBLEM_CONTENT_TYPE
-    return response
 
 
 class ProblemMiddleware:

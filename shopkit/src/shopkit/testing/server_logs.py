@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,16 +15,12 @@ from typing import Any
 import httpx
 
 from shopkit.settings import REPO_ROOT
+from shopkit.testing.processes import child_env, free_port
+
+__all__ = ["LINE_KEYS", "ServerRun", "child_env", "free_port", "running_server"]
 
 # What every JSON line carries (docs/observability.md).
 LINE_KEYS = {"event", "level", "timestamp", "service"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -46,12 +40,6 @@ class ServerRun:
             except json.JSONDecodeError:
                 raise AssertionError(f"not a JSON line: {line!r}") from None
         return parsed
-
-
-def child_env(**overrides: str) -> dict[str, str]:
-    """The test environment for a child process, with the repository importable and `overrides` on top."""
-    inherited = os.environ  # noqa: TID251 - the child process inherits the test environment
-    return {**inherited, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "shopkit")]), **overrides}
 
 
 @contextmanager

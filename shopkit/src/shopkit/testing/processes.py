@@ -1,0 +1,53 @@
+"""Child processes for every suite: a free port, the test environment with the repository importable, a run."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+
+from shopkit.settings import REPO_ROOT
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (the OS picks it; the caller binds it soon after)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def child_env(*, drop_prefixes: Sequence[str] = (), **overrides: str | None) -> dict[str, str]:
+    """The test environment for a child process, with the repository importable and `overrides` on top.
+
+    Variables starting with one of `drop_prefixes` are not inherited; an override of None removes one.
+    """
+    inherited = os.environ.items()  # noqa: TID251 - the child process inherits the test environment
+    env = {k: v for k, v in inherited if not k.startswith(tuple(drop_prefixes))}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "shopkit")])
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def run_python(
+    args: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python <args>` from the repository root (ours: a manage.py, a script, `-c`), its output captured.
+
+    Never raises for the exit status: the tests assert on it, and on what the process printed.
+    """
+    return subprocess.run(  # noqa: S603 - our own code under this interpreter
+        [sys.executable, *args],
+        env=dict(env if env is not None else child_env()),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
