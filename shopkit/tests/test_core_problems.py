@@ -45,6 +45,17 @@ def test_application_error_maps_to_its_status_code_and_extra_fields(client: Any)
     assert body["thing_id"] == "42"
 
 
+@pytest.mark.parametrize("path", ["/api/fail/busy", "/plain/busy"], ids=["drf-view", "django-view"])
+def test_application_error_headers_go_out_with_its_problem(client: Any, path: str) -> None:
+    # when
+    response = client.get(path)
+
+    # then
+    body = _problem(response, 503)
+    assert (body["type"], body["detail"]) == ("https://shop.example/problems/busy", "Busy; try again.")
+    assert response["Retry-After"] == "7"
+
+
 def test_validation_errors_list_each_field(client: Any) -> None:
     body = _problem(client.post("/api/validate", {"quantity": 0}, content_type="application/json"), 400)
     assert body["type"] == "https://shop.example/problems/validation-error"

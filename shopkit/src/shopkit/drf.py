@@ -75,7 +75,7 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
     if isinstance(exc, ApplicationError):
         body = problem_body(exc.status, detail=exc.detail, title=exc.title, code=exc.code, **exc.extra)
-        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
+        return Response(body, status=exc.status, headers=exc.headers, content_type=PROBLEM_CONTENT_TYPE)
     response = drf_default_handler(exc, context)
     if response is None:
         return None  # unhandled: ProblemMiddleware logs it once and answers 500

@@ -63,7 +63,9 @@ def problem_response(status: int, *, detail: str, headers: dict[str, str] | None
 
 
 def application_error_response(exc: ApplicationError) -> JsonResponse:
-    return problem_response(exc.status, detail=exc.detail, title=exc.title, code=exc.code, **exc.extra)
+    return problem_response(
+        exc.status, detail=exc.detail, title=exc.title, code=exc.code, headers=exc.headers, **exc.extra
+    )
 
 
 class ProblemMiddleware:
