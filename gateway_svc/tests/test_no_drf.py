@@ -21,7 +21,7 @@ print(json.dumps({
     "errors": errors,
     "drf_or_auth": sorted(
         name for name in sys.modules
-        if name.split(".")[0] == "rest_framework" or name.startswith(("django.contrib.auth", "django.contrib.contenttypes"))
+        if name.startswith(("rest_framework", "django.contrib.auth", "django.contrib.contenttypes"))
     ),
 }))
 """
