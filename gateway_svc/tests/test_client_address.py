@@ -16,7 +16,8 @@ import pytest
 
 from gateway_svc.edge import client_address, edge_headers, parse_networks
 from gateway_svc.tests.conftest import Gateway
-from gateway_svc.tests.stubs import StubUpstream, assert_problem
+from gateway_svc.tests.stubs import StubUpstream
+from shopkit.testing.problems import assert_problem
 from tools.shoprun import GATEWAY_PORT, Stack
 
 TOKENS = {"access": "a", "refresh": "r", "token_type": "Bearer", "expires_in": 300}

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.urls("shopkit_tests.core_urls")]
+from shopkit.testing.problems import assert_problem
 
-TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+pytestmark = [pytest.mark.urls("shopkit_tests.core_urls")]
 
 
 def _problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status
-    assert response["Content-Type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["type"].startswith("https://shop.example/problems/")
-    assert TRACE_ID.match(body["trace_id"])
-    assert response["X-Trace-Id"] == body["trace_id"]
-    return body
+    return assert_problem(response, status)
 
 
 def test_unknown_path_is_a_404_problem(client: Any) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from shopkit.testing.problems import assert_problem
 from tests.e2e.conftest import Customer
-from tests.e2e.problems import assert_problem
 
 
 def _poll(fetch: Callable[[], Any], until: Callable[[Any], bool], *, seconds: float = 30.0) -> Any:

@@ -18,8 +18,8 @@ from typing import TypeVar
 import httpx
 import jwt
 
+from shopkit.testing.problems import assert_problem
 from tests.e2e.conftest import Customer, Shop
-from tests.e2e.problems import assert_problem
 
 USERS_JWKS = "http://127.0.0.1:5000/api/.well-known/jwks.json"
 USERS_READY = "http://127.0.0.1:5000/health/ready"

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from shopkit.testing.problems import assert_problem
 from tests.e2e.conftest import Customer, Shop
-from tests.e2e.problems import assert_problem
 
 
 def _poll(fetch: Callable[[], Any], until: Callable[[Any], bool], *, seconds: float = 45.0) -> Any:
