@@ -21,6 +21,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from shopkit import faults
+from shopkit.testing.polling import poll
 
 ROOT = Path(__file__).resolve().parents[2]
 # A process that prints one fault's value every 20 ms until told to stop (stdin closed) or 60 s pass.
@@ -224,7 +225,7 @@ def test_off_means_no_effect(in_process: Path) -> None:
 def test_errors_fail_the_share_of_calls(in_process: Path) -> None:
     # given
     _cli(in_process, "set", "products-errors", "1")
-    _wait_until(lambda: faults.fault_value("products-errors", 0.0) == 1.0)
+    poll(lambda: faults.fault_value("products-errors", 0.0) == 1.0, seconds=10, what="fault products-errors seen")
     # when / then
     with pytest.raises(faults.FaultInjected) as raised:
         faults.apply_errors("products-errors")
@@ -235,7 +236,11 @@ def test_errors_fail_the_share_of_calls(in_process: Path) -> None:
 def test_latency_sleeps_the_value(in_process: Path) -> None:
     # given
     _cli(in_process, "set", "products-grpc-latency", "150")
-    _wait_until(lambda: faults.fault_value("products-grpc-latency", 0) == 150)
+    poll(
+        lambda: faults.fault_value("products-grpc-latency", 0) == 150,
+        seconds=10,
+        what="fault products-grpc-latency seen",
+    )
     # when
     started = time.perf_counter()
     faults.apply_latency("products-grpc-latency")
@@ -249,7 +254,7 @@ def test_memory_leak_grows_and_stops_at_its_cap(in_process: Path, monkeypatch: p
     monkeypatch.setattr(faults, "_leak", [])
     monkeypatch.setattr(faults, "_leaked_bytes", 0)
     _cli(in_process, "set", "memory-leak", "128")
-    _wait_until(lambda: faults.fault_value("memory-leak", 0) == 128)
+    poll(lambda: faults.fault_value("memory-leak", 0) == 128, seconds=10, what="fault memory-leak seen")
     # when
     kept = [faults.apply_memory_leak("memory-leak") for _ in range(5)]
     # then
@@ -259,7 +264,7 @@ def test_memory_leak_grows_and_stops_at_its_cap(in_process: Path, monkeypatch: p
 def test_cpu_burn_keeps_the_cpu_busy(in_process: Path) -> None:
     # given
     _cli(in_process, "set", "gateway-cpu-burn", "100")
-    _wait_until(lambda: faults.fault_value("gateway-cpu-burn", 0) == 100)
+    poll(lambda: faults.fault_value("gateway-cpu-burn", 0) == 100, seconds=10, what="fault gateway-cpu-burn seen")
     # when
     cpu_before = time.process_time()
     faults.apply_cpu_burn("gateway-cpu-burn")
@@ -267,22 +272,12 @@ def test_cpu_burn_keeps_the_cpu_busy(in_process: Path) -> None:
     assert time.process_time() - cpu_before >= 0.1
 
 
-def _wait_until(condition: object, *, timeout: float = 10.0) -> None:
-    assert callable(condition)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met before the deadline")
-
-
 def test_middleware_answers_a_problem_503_and_leaves_probes_alone(in_process: Path, settings: Any) -> None:
     # given
     settings.SHOP_HTTP_FAULTS = ("products-errors",)
     middleware = faults.FaultMiddleware(lambda request: HttpResponse("ok"))
     _cli(in_process, "set", "products-errors", "1")
-    _wait_until(lambda: faults.fault_value("products-errors", 0.0) == 1.0)
+    poll(lambda: faults.fault_value("products-errors", 0.0) == 1.0, seconds=10, what="fault products-errors seen")
     # when
     api = middleware(RequestFactory().get("/api/products"))
     probe = middleware(RequestFactory().get("/health/ready"))
@@ -302,7 +297,11 @@ def test_async_middleware_adds_latency_without_blocking_the_loop(in_process: Pat
 
     middleware = faults.FaultMiddleware(view)
     _cli(in_process, "set", "products-http-latency", "200")
-    _wait_until(lambda: faults.fault_value("products-http-latency", 0) == 200)
+    poll(
+        lambda: faults.fault_value("products-http-latency", 0) == 200,
+        seconds=10,
+        what="fault products-http-latency seen",
+    )
 
     async def two_requests() -> list[int]:
         responses = await asyncio.gather(*(middleware(RequestFactory().get("/api/x")) for _ in range(2)))

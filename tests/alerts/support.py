@@ -3,6 +3,7 @@ CLI, and small load drivers (customers over the gateway, products on its own por
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 
 from shopkit.faults import faults_file
+from shopkit.testing import polling
 from tools import monitoring
 from tools.shoprun import DOMAIN_SERVICES, GATEWAY_PORT
 
@@ -32,18 +34,8 @@ ALERTMANAGER_URL = f"http://127.0.0.1:{monitoring.ALERTMANAGER_PORT}"
 POLL_SECONDS = 0.5
 
 
-def poll(check: Callable[[], Any], *, seconds: float, what: str | Callable[[], str]) -> Any:
-    """`check()` until it returns something truthy, at most `seconds`; fails naming `what` (a callable is
-    asked only then, so it can say what the state was at the end)."""
-    deadline = time.monotonic() + seconds
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(POLL_SECONDS)
-    said = what() if callable(what) else what
-    raise AssertionError(f"{said}: not within {seconds:.0f} s (last: {last!r})"[:3000])
+# The shared poll at this suite's pace (Prometheus answers; no need to ask it 20 times a second).
+poll = functools.partial(polling.poll, interval=POLL_SECONDS)
 
 
 def switch(name: str, value: str | None = None, *, off: bool = False) -> None:

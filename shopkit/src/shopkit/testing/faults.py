@@ -3,25 +3,25 @@ sees it; every fault it turned on is off again (and seen off) after the test."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from shopkit import faults
+from shopkit.testing.polling import poll
 
 SEEN_TIMEOUT_SECONDS = 10.0
 
 
 def _wait_for(name: str, expected: Any) -> None:
     fault = faults.FAULTS[name]
-    deadline = time.monotonic() + SEEN_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if faults.fault_value(name, fault.kind()) == expected:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"fault {name} never became {expected!r} in this process")
+    poll(
+        lambda: faults.fault_value(name, fault.kind()) == expected,
+        seconds=SEEN_TIMEOUT_SECONDS,
+        what=f"fault {name} becoming {expected!r} in this process",
+        interval=0.02,
+    )
 
 
 @pytest.fixture
