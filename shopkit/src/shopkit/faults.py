@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
@@ -31,6 +31,7 @@ from openfeature.client import OpenFeatureClient
 from openfeature.contrib.provider.flagd import FlagdProvider
 from openfeature.contrib.provider.flagd.config import ResolverType
 
+from shopkit.dual_middleware import DualModeMiddleware
 from shopkit.errors import ServiceUnavailable
 from shopkit.logging import get_logger
 from shopkit.process import ProcessLocal
@@ -346,18 +347,13 @@ class _SlowQueries:
         return execute(sql, params, many, context)
 
 
-class FaultMiddleware:
+class FaultMiddleware(DualModeMiddleware):
     """Applies the service's `SHOP_HTTP_FAULTS` to every request but health and metrics. Last in
     MIDDLEWARE, so its 503 and its latency go through the metrics middleware like a view's would."""
 
-    sync_capable = True
-    async_capable = True
-
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
+        super().__init__(get_response)
         self.names: tuple[str, ...] = tuple(getattr(settings, "SHOP_HTTP_FAULTS", ()))
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
 
     def _applies(self, request: HttpRequest) -> bool:
         return bool(self.names) and not request.path.startswith(("/health", "/metrics"))

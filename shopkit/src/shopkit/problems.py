@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from shopkit.dual_middleware import ResponseMiddleware
 from shopkit.errors import ApplicationError
 from shopkit.logging import get_logger
 from shopkit.tracing import current_trace_id
@@ -68,25 +67,11 @@ def application_error_response(exc: ApplicationError) -> JsonResponse:
     )
 
 
-class ProblemMiddleware:
+class ProblemMiddleware(ResponseMiddleware):
     """Turns unhandled exceptions and any non-JSON error response into problem details (WSGI and ASGI)."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if iscoroutinefunction(self):
-            return self.__acall__(request)
-        return self._convert(request, self.get_response(request))
-
-    async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        awaitable: Awaitable[HttpResponse] = self.get_response(request)
-        return self._convert(request, await awaitable)
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        return self._convert(request, response)
 
     @staticmethod
     def _convert(request: HttpRequest, response: HttpResponse) -> HttpResponse:
