@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -22,8 +21,8 @@ from django.test import RequestFactory
 
 from shopkit import faults
 from shopkit.testing.polling import poll
+from shopkit.testing.processes import child_env, run_python
 
-ROOT = Path(__file__).resolve().parents[2]
 # A process that prints one fault's value every 20 ms until told to stop (stdin closed) or 60 s pass.
 WATCHER = """
 import sys, time, select
@@ -39,35 +38,22 @@ while time.monotonic() < deadline:
 
 
 def _env(flags_file: Path, **extra: str) -> dict[str, str]:
-    inherited = os.environ.items()  # noqa: TID251 - the child process inherits the test environment
-    env = {k: v for k, v in inherited if not k.startswith(("SHOP_ENV", "SHOP_FAULTS"))}
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "shopkit" / "src")]),
+    return child_env(
+        drop_prefixes=("SHOP_ENV", "SHOP_FAULTS"),
         SHOP_FAULTS_FILE=str(flags_file),
         SHOP_FAULTS_POLL_MS="100",
         **extra,
     )
-    return env
 
 
 def _cli(flags_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tools.faults", "--file", str(flags_file), *args],
-        cwd=ROOT,
-        env=_env(flags_file),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_python(["-m", "tools.faults", "--file", str(flags_file), *args], env=_env(flags_file), timeout=60)
 
 
 def _probe(flags_file: Path, name: str, **env: str) -> str:
     """The fault's value as a fresh process sees it."""
     code = f"from shopkit.faults import FAULTS, fault_value; print(fault_value({name!r}, FAULTS[{name!r}].kind()))"
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=_env(flags_file, **env), capture_output=True, text=True, timeout=60
-    )
+    result = run_python(["-c", code], env=_env(flags_file, **env), timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
 

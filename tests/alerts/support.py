@@ -4,25 +4,21 @@ CLI, and small load drivers (customers over the gateway, products on its own por
 from __future__ import annotations
 
 import functools
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from shopkit.faults import faults_file
 from shopkit.testing import polling
+from shopkit.testing.faults import faults_cli
 from tools import monitoring
 from tools.shoprun import DOMAIN_SERVICES, GATEWAY_PORT
 
-ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_URL = f"http://127.0.0.1:{GATEWAY_PORT}"
 # Products on its own port: the gateway's circuit breaker would otherwise turn a share of failures into
 # "circuit open" answers for every later request (see tests/e2e/test_faults_live.py).
@@ -40,14 +36,7 @@ poll = functools.partial(polling.poll, interval=POLL_SECONDS)
 
 def switch(name: str, value: str | None = None, *, off: bool = False) -> None:
     """The operator's way: `python -m tools.faults` (what `make fault` runs) on the session's flags file."""
-    args = ["off", name] if off else ["set", name, *([value] if value is not None else [])]
-    subprocess.run(
-        [sys.executable, "-m", "tools.faults", "--file", str(faults_file()), *args],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    faults_cli(*(["off", name] if off else ["set", name, *([value] if value is not None else [])]))
 
 
 # --- Prometheus and Alertmanager ---------------------------------------------------------------------

@@ -24,6 +24,10 @@ class DualModeMiddleware:
         if iscoroutinefunction(get_response):
             markcoroutinefunction(self)
 
+    def __call__(self, request: HttpRequest) -> Any:
+        """Under ASGI (marked a coroutine function) return the coroutine of the async path, else the response."""
+        raise NotImplementedError
+
 
 class ResponseMiddleware(DualModeMiddleware):
     """Middleware that only looks at (and may replace) the response: subclasses define `process_response`."""
