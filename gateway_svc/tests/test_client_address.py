@@ -121,7 +121,7 @@ def make_run_gateway(upstream: StubUpstream, tmp_path: Path) -> Iterator[str]:
     [gateway] = [p for p in Stack(environ=environ, stream=False, var_dir=tmp_path).plan() if p.name == "gateway"]
     argv = [str(port) if arg == str(GATEWAY_PORT) else arg for arg in gateway.argv]
     env = child_env(
-        **{
+        {
             **gateway.env,
             "KAFKA_BOOTSTRAP_SERVERS": environ["KAFKA_BOOTSTRAP_SERVERS"],
             "USERS_URL": upstream.url,

@@ -48,7 +48,7 @@ def _production_env(**overrides: str | None) -> dict[str, str]:
         "DATABASE_URL": f"postgres://shop:{_strong(24)}@127.0.0.1:5432/shop_unused",
         "CACHE_URL": f"redis://:{_strong(24)}@127.0.0.1:6379/15",
     }
-    return child_env(drop_prefixes=("DJANGO_", "DATABASE_", "CACHE_", "SHOP_"), **{**strong, **overrides})
+    return child_env({**strong, **overrides}, drop_prefixes=("DJANGO_", "DATABASE_", "CACHE_", "SHOP_"))
 
 
 def _check_deploy(package: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -19,15 +19,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def child_env(*, drop_prefixes: Sequence[str] = (), **overrides: str | None) -> dict[str, str]:
-    """The test environment for a child process, with the repository importable and `overrides` on top.
+def child_env(
+    overrides: Mapping[str, str | None] | None = None, /, *, drop_prefixes: Sequence[str] = (), **more: str | None
+) -> dict[str, str]:
+    """The test environment for a child process, with the repository importable and the overrides on top.
 
-    Variables starting with one of `drop_prefixes` are not inherited; an override of None removes one.
+    Overrides come as a mapping, as keywords, or both (keywords last). Variables starting with one of
+    `drop_prefixes` are not inherited; an override of None removes a variable.
     """
     inherited = os.environ.items()  # noqa: TID251 - the child process inherits the test environment
     env = {k: v for k, v in inherited if not k.startswith(tuple(drop_prefixes))}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "shopkit")])
-    for name, value in overrides.items():
+    for name, value in {**(overrides or {}), **more}.items():
         if value is None:
             env.pop(name, None)
         else:
