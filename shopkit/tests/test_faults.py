@@ -20,6 +20,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from shopkit import faults
+from shopkit.testing.faults import faults_cli
 from shopkit.testing.polling import poll
 from shopkit.testing.processes import child_env, run_python
 
@@ -317,3 +318,26 @@ def test_a_flags_file_that_cannot_be_created_leaves_every_fault_off(
         faults.apply_call(faults.FAULTS)
     finally:
         faults.reset()
+
+
+def test_faults_cli_switches_a_fault_in_the_sessions_flags_file_and_off_again(
+    flags_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the session's flags file, as the end-to-end and alert suites' processes read it
+    monkeypatch.setenv("SHOP_FAULTS_FILE", str(flags_file))
+
+    # when
+    faults_cli("set", "products-errors", "0.5")
+    switched_on = {name: (on, value) for name, on, value, _ in faults.fault_states(flags_file)}["products-errors"]
+    faults_cli("off", "products-errors")
+    switched_off = {name: on for name, on, _, _ in faults.fault_states(flags_file)}["products-errors"]
+
+    # then
+    assert switched_on == (True, 0.5)
+    assert switched_off is False
+
+
+def test_faults_cli_fails_naming_what_the_cli_said() -> None:
+    # when / then
+    with pytest.raises(AssertionError, match="no-such-fault"):
+        faults_cli("set", "no-such-fault")
