@@ -1,11 +1,9 @@
-"""Errors the gateway itself raises; each becomes a problem-details response."""
+"""Errors the gateway itself raises: shopkit's application errors, named for where they arise."""
 
 from __future__ import annotations
 
-import enum
-from typing import Any
-
-from shopkit.errors import ApplicationError, ErrorCode
+from shopkit.errors import ApplicationError, ErrorCode, PermissionDenied, ServiceUnavailable
+from shopkit.errors import Unauthenticated as PlatformUnauthenticated
 
 
 class GatewayErrorCode(ErrorCode):
@@ -25,25 +23,11 @@ class GatewayErrorCode(ErrorCode):
 
 
 class GatewayError(ApplicationError):
-    """An application error that may also carry response headers (`Retry-After`, `WWW-Authenticate`)."""
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        code: str | enum.Enum,
-        headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(detail, code=code, extra=extra)
-        self.headers = headers or {}
+    """An application error of the gateway's own (its API answers each with its headers, gateway_svc.api)."""
 
 
-class UpstreamUnavailable(GatewayError):
+class UpstreamUnavailable(GatewayError, ServiceUnavailable):
     """The downstream service refused the connection, broke it, or answered a non-problem 5xx."""
-
-    status = 503
-    title = "Service unavailable"
 
 
 class UpstreamTimeout(GatewayError):
@@ -54,10 +38,7 @@ class UpstreamTimeout(GatewayError):
 
 
 class InvalidHeader(GatewayError):
-    """A header the gateway would have to send on cannot be (not visible ASCII, or too long)."""
-
-    status = 400
-    title = "Bad request"
+    """A header the gateway would have to send on cannot be (not visible ASCII, or too long): a 400."""
 
 
 class RateLimited(GatewayError):
@@ -65,11 +46,9 @@ class RateLimited(GatewayError):
     title = "Too many requests"
 
 
-class Unauthenticated(GatewayError):
-    status = 401
-    title = "Unauthorized"
+class Unauthenticated(GatewayError, PlatformUnauthenticated):
+    """No access token, or one that does not verify (with `WWW-Authenticate`)."""
 
 
-class StaffOnly(GatewayError):
-    status = 403
-    title = "Forbidden"
+class StaffOnly(GatewayError, PermissionDenied):
+    """A staff-only endpoint asked by a customer."""

@@ -13,11 +13,9 @@ ROOT_URLCONF = "gateway_svc.urls"
 WSGI_APPLICATION = "gateway_svc.wsgi.application"
 ASGI_APPLICATION = "gateway_svc.asgi.application"
 
-# Stateless: no database, no admin, no sessions. auth and contenttypes stay installed only because
-# DRF (imported by shopkit.problems) imports their modules; nothing here ever queries them.
+# Stateless: no database, no admin, no sessions, no users: neither DRF nor django.contrib.auth and
+# contenttypes (shopkit keeps what needs DRF in shopkit.drf, which the gateway never imports).
 INSTALLED_APPS = [
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
     "django_prometheus",
     "django_structlog",
     "corsheaders",

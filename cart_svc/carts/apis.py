@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
-from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,14 +13,7 @@ from cart_svc.carts import services
 from cart_svc.carts.errors import CartLineNotFound
 from cart_svc.carts.selectors import cart_get
 from cart_svc.carts.serializers import CartItemAddInputSerializer, CartItemSetInputSerializer, CartOutputSerializer
-from shopkit.auth import TokenUser
-
-
-def _caller_id(request: Request) -> uuid.UUID:
-    """The caller as its access token names it: nobody can name another customer's cart."""
-    if not isinstance(request.user, TokenUser):
-        raise NotAuthenticated
-    return request.user.id
+from shopkit.drf import caller_id
 
 
 def _path_product_id(product_id: str) -> uuid.UUID:
@@ -38,12 +30,12 @@ def _cart_response(user_id: uuid.UUID, *, fresh: Collection[uuid.UUID] = ()) -> 
 
 class CartApi(APIView):
     def get(self, request: Request) -> Response:
-        return _cart_response(_caller_id(request))
+        return _cart_response(caller_id(request))
 
 
 class CartItemListApi(APIView):
     def post(self, request: Request) -> Response:
-        user_id = _caller_id(request)
+        user_id = caller_id(request)
         serializer = CartItemAddInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         line = services.cart_item_add(user_id=user_id, **serializer.validated_data)
@@ -52,7 +44,7 @@ class CartItemListApi(APIView):
 
 class CartItemDetailApi(APIView):
     def patch(self, request: Request, product_id: str) -> Response:
-        user_id = _caller_id(request)
+        user_id = caller_id(request)
         parsed = _path_product_id(product_id)
         serializer = CartItemSetInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -62,6 +54,6 @@ class CartItemDetailApi(APIView):
         return _cart_response(user_id, fresh={line.product_id})
 
     def delete(self, request: Request, product_id: str) -> Response:
-        user_id = _caller_id(request)
+        user_id = caller_id(request)
         services.cart_item_remove(user_id=user_id, product_id=_path_product_id(product_id))
         return _cart_response(user_id)

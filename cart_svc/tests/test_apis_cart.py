@@ -13,9 +13,9 @@ from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from cart_svc.carts.models import Cart, CartLine
-from cart_svc.tests.conftest import Shopper
 from cart_svc.tests.factories import CartFactory, CartLineFactory
 from shopkit.testing.problems import assert_problem
+from shopkit.testing.shoppers import Shopper
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from cart_svc.carts.models import CartLine
-from cart_svc.tests.conftest import Shopper
 from shopkit.testing.malformed import assert_malformed_body_problem, malformed_body_params
+from shopkit.testing.shoppers import Shopper
 
 pytestmark = pytest.mark.django_db
 

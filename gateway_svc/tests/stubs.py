@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import socket
 import threading
 import uuid
@@ -11,10 +10,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-
-import httpx
-
-TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass
@@ -141,15 +136,4 @@ def product_body(product_id: str | None = None, **overrides: Any) -> dict[str, A
         "updated_at": "2026-01-01T00:00:00Z",
     }
     body.update(overrides)
-    return body
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    """A problem-details answer from the gateway, carrying the gateway's own trace id."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert TRACE_ID.match(response.headers["x-trace-id"])
-    assert body["trace_id"] == response.headers["x-trace-id"]
     return body

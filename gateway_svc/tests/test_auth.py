@@ -11,8 +11,9 @@ from typing import Any, cast
 import pytest
 
 from gateway_svc.tests.conftest import Gateway
-from gateway_svc.tests.stubs import StubUpstream, assert_problem
+from gateway_svc.tests.stubs import StubUpstream
 from shopkit.testing.jwks import JwksServer
+from shopkit.testing.problems import assert_problem
 from shopkit.testing.tokens import access_token, new_keypair, signing_keypair
 
 

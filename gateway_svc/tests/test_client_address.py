@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +12,13 @@ import pytest
 
 from gateway_svc.edge import client_address, edge_headers, parse_networks
 from gateway_svc.tests.conftest import Gateway
-from gateway_svc.tests.stubs import StubUpstream, assert_problem
+from gateway_svc.tests.stubs import StubUpstream
+from shopkit.testing.problems import assert_problem
+from shopkit.testing.processes import child_env, free_port, run_python
+from shopkit.testing.server_logs import running_server
 from tools.shoprun import Stack
 
 TOKENS = {"access": "a", "refresh": "r", "token_type": "Bearer", "expires_in": 300}
-ROOT = Path(__file__).resolve().parents[2]
 PROXY = ("10.210.0.2", 52000)  # an address inside the configured proxy network
 
 
@@ -114,51 +112,29 @@ def test_client_address_walks_forwarded_for_only_through_trusted_hops() -> None:
 
 
 # -- the gateway process exactly as `make run` starts it ---------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def make_run_gateway(upstream: StubUpstream, tmp_path: Path) -> Iterator[str]:
     """uvicorn with `make run`'s command line (tools/shoprun.py), on a free port, in front of the stub."""
-    port = _free_port()
+    port = free_port()
     # The child process inherits the test environment; Kafka set so that no embedded broker is planned.
     environ = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "SHOP_GATEWAY_PORT": str(port)}  # noqa: TID251
     [gateway] = [p for p in Stack(environ=environ, stream=False, var_dir=tmp_path).plan() if p.name == "gateway"]
     argv = gateway.argv
-    env = {
-        **environ,
-        **gateway.env,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "shopkit")]),
-        "USERS_URL": upstream.url,
-        "RATE_LIMIT_LOGIN": "2/m",
-        "CACHE_URL": "locmem://",
-        "LOG_FORMAT": "json",
-    }
-    env.pop("TRUSTED_PROXIES", None)
-    env.pop("FORWARDED_ALLOW_IPS", None)
-    log = (tmp_path / "gateway.log").open("wb")
-    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base_url}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, (tmp_path / "gateway.log").read_text()
-            assert time.monotonic() < deadline, (tmp_path / "gateway.log").read_text()
-            time.sleep(0.05)
-        yield base_url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
+    env = child_env(
+        {
+            **gateway.env,
+            "KAFKA_BOOTSTRAP_SERVERS": environ["KAFKA_BOOTSTRAP_SERVERS"],
+            "SHOP_GATEWAY_PORT": str(port),
+            "USERS_URL": upstream.url,
+            "RATE_LIMIT_LOGIN": "2/m",
+            "CACHE_URL": "locmem://",
+            "LOG_FORMAT": "json",
+            "TRUSTED_PROXIES": None,
+            "FORWARDED_ALLOW_IPS": None,
+        }
+    )
+    with running_server(argv, env=env, port=port, tmp_path=tmp_path) as run:
+        yield run.base_url
 
 
 def test_make_run_gateway_ignores_forwarded_for_from_direct_clients(
@@ -186,23 +162,10 @@ def test_make_run_gateway_ignores_forwarded_for_from_direct_clients(
 
 def test_a_malformed_trusted_proxy_stops_the_gateway_at_start() -> None:
     # given
-    env = {
-        **os.environ,  # noqa: TID251 - the child process inherits the test environment
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "shopkit")]),
-        "DJANGO_SETTINGS_MODULE": "gateway_svc.settings",
-        "TRUSTED_PROXIES": "10.210.0.0/29,caddy",
-    }
+    env = child_env(DJANGO_SETTINGS_MODULE="gateway_svc.settings", TRUSTED_PROXIES="10.210.0.0/29,caddy")
 
     # when
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_python(["-c", "import django; django.setup()"], env=env, timeout=60)
 
     # then
     assert result.returncode == 1

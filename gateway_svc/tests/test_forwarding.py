@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 from gateway_svc.tests.conftest import Gateway
-from gateway_svc.tests.stubs import TRACE_ID, StubUpstream, assert_problem, problem, product_body
+from gateway_svc.tests.stubs import StubUpstream, problem, product_body
+from shopkit.testing.problems import TRACE_ID, assert_problem
 
 USER = {
     "id": str(uuid.uuid4()),

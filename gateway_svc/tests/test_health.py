@@ -14,7 +14,8 @@ from prometheus_client import REGISTRY
 from gateway_svc import upstream as upstream_module
 from gateway_svc.asgi import application
 from gateway_svc.tests.conftest import Gateway
-from gateway_svc.tests.stubs import StubUpstream, assert_problem, free_port_url
+from gateway_svc.tests.stubs import StubUpstream, free_port_url
+from shopkit.testing.problems import assert_problem
 
 DOWNSTREAMS = 4  # users, products, orders, carts: one /health/ready probe each per fan-out
 

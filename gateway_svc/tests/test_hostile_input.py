@@ -10,7 +10,8 @@ import pytest
 
 from gateway_svc import upstream as upstream_module
 from gateway_svc.tests.conftest import Gateway
-from gateway_svc.tests.stubs import StubUpstream, assert_problem
+from gateway_svc.tests.stubs import StubUpstream
+from shopkit.testing.problems import assert_problem
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 PRODUCTS = {"items": [], "count": 0, "page": 1, "page_size": 20}

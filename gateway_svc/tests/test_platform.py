@@ -10,7 +10,8 @@ from asgiref.sync import async_to_sync
 from gateway_svc import upstream as upstream_module
 from gateway_svc.asgi import application
 from gateway_svc.tests.conftest import Gateway
-from gateway_svc.tests.stubs import TRACE_ID, StubUpstream, free_port_url
+from gateway_svc.tests.stubs import StubUpstream, free_port_url
+from shopkit.testing.problems import TRACE_ID
 
 PUBLIC_API = {
     ("post", "/api/auth/register"): {201, 400, 409, 413},

@@ -8,7 +8,8 @@ from typing import Any
 from prometheus_client import REGISTRY
 
 from gateway_svc.tests.conftest import Gateway
-from gateway_svc.tests.stubs import StubUpstream, assert_problem, free_port_url
+from gateway_svc.tests.stubs import StubUpstream, free_port_url
+from shopkit.testing.problems import assert_problem
 
 TOKENS = {"access": "a", "refresh": "r", "token_type": "Bearer", "expires_in": 300}
 

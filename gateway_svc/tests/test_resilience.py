@@ -10,7 +10,8 @@ import httpx
 from prometheus_client import REGISTRY
 
 from gateway_svc.tests.conftest import Gateway
-from gateway_svc.tests.stubs import StubUpstream, assert_problem, free_port_url, problem, product_body
+from gateway_svc.tests.stubs import StubUpstream, free_port_url, problem, product_body
+from shopkit.testing.problems import assert_problem
 
 DEADLINE_SECONDS = 5.0
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from gateway_svc.tests.conftest import Gateway
-from gateway_svc.tests.stubs import StubUpstream, assert_problem
+from gateway_svc.tests.stubs import StubUpstream
+from shopkit.testing.problems import assert_problem
 
 PRODUCT = str(uuid.uuid4())
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from rest_framework import status
-from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,14 +13,7 @@ from order_svc.orders.errors import IdempotencyKeyRequired, OrderNotFound
 from order_svc.orders.selectors import order_get, order_list
 from order_svc.orders.serializers import OrderOutputSerializer, PaginationSerializer
 from order_svc.orders.services import order_cancel, order_checkout
-from shopkit.auth import TokenUser
-
-
-def _caller_id(request: Request) -> uuid.UUID:
-    """The caller as its access token names it (shopkit.auth.JWTAuthentication)."""
-    if not isinstance(request.user, TokenUser):
-        raise NotAuthenticated
-    return request.user.id
+from shopkit.drf import caller_id
 
 
 def _order_id(raw: str) -> uuid.UUID:
@@ -37,7 +29,7 @@ class OrderListCreateApi(APIView):
         params = PaginationSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         page, page_size = params.validated_data["page"], params.validated_data["page_size"]
-        result = order_list(user_id=_caller_id(request), page=page, page_size=page_size)
+        result = order_list(user_id=caller_id(request), page=page, page_size=page_size)
         items = OrderOutputSerializer(result.items, many=True).data
         return Response({"items": items, "count": result.count, "page": page, "page_size": page_size})
 
@@ -46,7 +38,7 @@ class OrderListCreateApi(APIView):
         if key is None:
             raise IdempotencyKeyRequired
         result = order_checkout(
-            user_id=_caller_id(request), idempotency_key=key, authorization=request.headers["Authorization"]
+            user_id=caller_id(request), idempotency_key=key, authorization=request.headers["Authorization"]
         )
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(OrderOutputSerializer(result.order).data, status=code)
@@ -54,11 +46,11 @@ class OrderListCreateApi(APIView):
 
 class OrderDetailApi(APIView):
     def get(self, request: Request, order_id: str) -> Response:
-        order = order_get(order_id=_order_id(order_id), user_id=_caller_id(request))
+        order = order_get(order_id=_order_id(order_id), user_id=caller_id(request))
         return Response(OrderOutputSerializer(order).data)
 
 
 class OrderCancelApi(APIView):
     def post(self, request: Request, order_id: str) -> Response:
-        order = order_cancel(order_id=_order_id(order_id), user_id=_caller_id(request))
+        order = order_cancel(order_id=_order_id(order_id), user_id=caller_id(request))
         return Response(OrderOutputSerializer(order).data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ from django.conf import settings
 
 from order_svc.orders.errors import CartsUnavailable
 from shopkit.faults import fault_enabled
+from shopkit.process import ProcessLocal
 
 log = structlog.get_logger(__name__)
 
@@ -36,17 +36,10 @@ class Cart:
     currency: str
 
 
-_client_lock = threading.Lock()
-_client: httpx.Client | None = None
-
-
-def _http() -> httpx.Client:
-    """One pooled client per process, created on first use (after tracing instrumented httpx)."""
-    global _client  # noqa: PLW0603 - a process-wide connection pool
-    with _client_lock:
-        if _client is None:
-            _client = httpx.Client(timeout=settings.CARTS_TIMEOUT_SECONDS)
-        return _client
+# One pooled client per process, made on first use (after tracing instrumented httpx).
+_client: ProcessLocal[httpx.Client] = ProcessLocal(
+    lambda: httpx.Client(timeout=settings.CARTS_TIMEOUT_SECONDS), close=httpx.Client.close
+)
 
 
 def cart_fetch(*, authorization: str) -> Cart:
@@ -59,7 +52,7 @@ def cart_fetch(*, authorization: str) -> Cart:
         log.warning("carts_unreachable", url=url, error="fault carts-unavailable is on", error_type="FaultInjected")
         raise CartsUnavailable
     try:
-        response = _http().get(url, headers=headers, timeout=settings.CARTS_TIMEOUT_SECONDS)
+        response = _client.get().get(url, headers=headers, timeout=settings.CARTS_TIMEOUT_SECONDS)
     except httpx.HTTPError as exc:
         log.warning("carts_unreachable", url=url, error=str(exc), error_type=type(exc).__name__)
         raise CartsUnavailable from exc

@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import threading
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from shopkit.testing.http import StandInServer
+from shopkit.testing.http import StandInServer, json_get_handler
 
 
 class CartsStandIn(StandInServer):
@@ -25,7 +24,7 @@ class CartsStandIn(StandInServer):
         self.forced_body: bytes | None = None
         # Set to a Barrier to hold each answer until that many requests are waiting (races on purpose).
         self.barrier: threading.Barrier | None = None
-        super().__init__(self._handler_class(), name="carts-standin")
+        super().__init__(json_get_handler(self._answer), name="carts-standin")
 
     def put_cart(self, token: str, lines: list[tuple[str, str, int, str]], currency: str = "USD") -> None:
         """The cart of the token's user: lines of (product_id, name, quantity, unit_price)."""
@@ -49,7 +48,7 @@ class CartsStandIn(StandInServer):
             self.requests.clear()
         self.forced_status = self.forced_body = self.barrier = None
 
-    def _answer(self, headers: dict[str, str], path: str) -> tuple[int, bytes]:
+    def _answer(self, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
         with self._lock:
             self.requests.append({"path": path, **headers})
         if self.barrier is not None:
@@ -66,21 +65,3 @@ class CartsStandIn(StandInServer):
         with self._lock:
             cart = self._carts.get(token, {"lines": [], "total": "0.00", "currency": "USD"})
         return 200, json.dumps(cart).encode()
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        standin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                headers = {key.lower(): value for key, value in self.headers.items()}
-                status, body = standin._answer(headers, self.path)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
-                """Quiet: pytest shows failures, not access logs."""
-
-        return Handler

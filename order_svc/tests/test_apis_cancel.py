@@ -15,12 +15,12 @@ from prometheus_client import REGISTRY
 
 from order_svc.orders.models import Order, OrderStatus
 from order_svc.tests.carts_standin import CartsStandIn
-from order_svc.tests.conftest import Shopper
 from order_svc.tests.factories import OrderFactory
 from shopkit.events.models import OutboxEvent
 from shopkit.grpc.products import reset_products_client
 from shopkit.testing.fake_products import FakeProducts
 from shopkit.testing.problems import assert_problem
+from shopkit.testing.shoppers import Shopper
 
 pytestmark = pytest.mark.django_db
 

@@ -20,11 +20,11 @@ from rest_framework.test import APIClient
 
 from order_svc.orders.models import Order, OrderLine, OrderStatus
 from order_svc.tests.carts_standin import CartsStandIn
-from order_svc.tests.conftest import Shopper
 from shopkit.events.models import OutboxEvent
 from shopkit.grpc.products import reset_products_client
 from shopkit.testing.fake_products import FakeProducts
 from shopkit.testing.problems import assert_problem
+from shopkit.testing.shoppers import Shopper
 
 pytestmark = pytest.mark.django_db
 

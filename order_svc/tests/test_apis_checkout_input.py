@@ -13,9 +13,9 @@ from prometheus_client import REGISTRY
 
 from order_svc.orders.models import Order
 from order_svc.tests.carts_standin import CartsStandIn
-from order_svc.tests.conftest import Shopper
 from shopkit.events.models import OutboxEvent
 from shopkit.testing.problems import assert_problem
+from shopkit.testing.shoppers import Shopper
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from order_svc.tests.conftest import Shopper
 from order_svc.tests.factories import OrderFactory, confirmed_order
 from shopkit.testing.problems import assert_problem
+from shopkit.testing.shoppers import Shopper
 
 pytestmark = pytest.mark.django_db
 

@@ -17,10 +17,10 @@ from django.test.utils import CaptureQueriesContext
 
 from order_svc.orders.models import Order
 from order_svc.tests.carts_standin import CartsStandIn
-from order_svc.tests.conftest import Shopper
 from shopkit.events.models import OutboxEvent
 from shopkit.testing.fake_products import FakeProducts
 from shopkit.testing.problems import assert_problem
+from shopkit.testing.shoppers import Shopper
 
 pytestmark = pytest.mark.django_db
 

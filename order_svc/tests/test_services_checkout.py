@@ -19,11 +19,11 @@ from order_svc.orders.errors import CheckoutFailed
 from order_svc.orders.models import Order, OrderStatus
 from order_svc.orders.services import order_checkout, order_expire_pending
 from order_svc.tests.carts_standin import CartsStandIn
-from order_svc.tests.conftest import Shopper
 from order_svc.tests.factories import OrderFactory
 from shopkit.events.models import OutboxEvent
 from shopkit.grpc.products import products_client, reset_products_client
 from shopkit.testing.fake_products import FakeProducts
+from shopkit.testing.shoppers import Shopper
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shopkit.errors import Conflict
+from shopkit.errors import Conflict, ServiceUnavailable
 from shopkit.urls import handler400, handler403, handler404, handler500, platform_urlpatterns
 from shopkit_tests.models import HandlerEffect
 
@@ -51,6 +51,8 @@ class Fail(APIView):
     def get(self, request: Request, kind: str) -> Response:
         if kind == "conflict":
             raise Conflict("The thing is taken.", code="thing-taken", extra={"thing_id": "42"})
+        if kind == "busy":
+            raise ServiceUnavailable("Busy; try again.", code="busy", headers={"Retry-After": "7"})
         if kind == "database":
             raise OperationalError("connection refused")
         raise RuntimeError("secret internal detail")
@@ -58,6 +60,10 @@ class Fail(APIView):
 
 def plain_404(request: HttpRequest) -> HttpResponse:
     raise Http404("nope")
+
+
+def plain_busy(request: HttpRequest) -> HttpResponse:
+    raise ServiceUnavailable("Busy; try again.", code="busy", headers={"Retry-After": "7"})
 
 
 def plain_405(request: HttpRequest) -> HttpResponse:
@@ -72,6 +78,7 @@ urlpatterns = [
     path("api/fail/<str:kind>", Fail.as_view()),
     path("plain/404", plain_404),
     path("plain/405", plain_405),
+    path("plain/busy", plain_busy),
 ]
 
 __all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]

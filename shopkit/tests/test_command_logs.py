@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,7 +18,8 @@ import pytest
 from django.db.migrations.loader import MigrationLoader
 
 from shopkit.settings import REPO_ROOT, env
-from shopkit.testing.server_logs import LINE_KEYS, child_env
+from shopkit.testing.processes import child_env, run_python
+from shopkit.testing.server_logs import LINE_KEYS
 
 PG_BASE = env.str("TEST_PG_BASE_URL", default="postgres://postgres@127.0.0.1:5432")
 
@@ -51,19 +51,9 @@ def _manage(
         "LOG_LEVEL": "INFO",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "",
     }
-    environment = child_env(**overrides)
-    environment.pop("DJANGO_SETTINGS_MODULE", None)
-    if settings:
-        environment["DJANGO_SETTINGS_MODULE"] = settings
-    return subprocess.run(  # noqa: S603 - our own manage.py
-        [sys.executable, *manage, *args],
-        env=environment,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    # The settings module is the case's own, never the suite's (inherited from pytest-django).
+    environment = child_env(DJANGO_SETTINGS_MODULE=settings, **overrides)
+    return run_python([*manage, *args], env=environment, timeout=300)
 
 
 def _events(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.urls("shopkit_tests.core_urls")]
+from shopkit.testing.problems import assert_problem
 
-TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+pytestmark = [pytest.mark.urls("shopkit_tests.core_urls")]
 
 
 def _problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status
-    assert response["Content-Type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["type"].startswith("https://shop.example/problems/")
-    assert TRACE_ID.match(body["trace_id"])
-    assert response["X-Trace-Id"] == body["trace_id"]
-    return body
+    return assert_problem(response, status)
 
 
 def test_unknown_path_is_a_404_problem(client: Any) -> None:
@@ -43,6 +35,17 @@ def test_application_error_maps_to_its_status_code_and_extra_fields(client: Any)
     assert body["type"] == "https://shop.example/problems/thing-taken"
     assert body["detail"] == "The thing is taken."
     assert body["thing_id"] == "42"
+
+
+@pytest.mark.parametrize("path", ["/api/fail/busy", "/plain/busy"], ids=["drf-view", "django-view"])
+def test_application_error_headers_go_out_with_its_problem(client: Any, path: str) -> None:
+    # when
+    response = client.get(path)
+
+    # then
+    body = _problem(response, 503)
+    assert (body["type"], body["detail"]) == ("https://shop.example/problems/busy", "Busy; try again.")
+    assert response["Retry-After"] == "7"
 
 
 def test_validation_errors_list_each_field(client: Any) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -21,8 +20,10 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from shopkit import faults
+from shopkit.testing.faults import faults_cli
+from shopkit.testing.polling import poll
+from shopkit.testing.processes import child_env, run_python
 
-ROOT = Path(__file__).resolve().parents[2]
 # A process that prints one fault's value every 20 ms until told to stop (stdin closed) or 60 s pass.
 WATCHER = """
 import sys, time, select
@@ -38,35 +39,22 @@ while time.monotonic() < deadline:
 
 
 def _env(flags_file: Path, **extra: str) -> dict[str, str]:
-    inherited = os.environ.items()  # noqa: TID251 - the child process inherits the test environment
-    env = {k: v for k, v in inherited if not k.startswith(("SHOP_ENV", "SHOP_FAULTS"))}
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "shopkit" / "src")]),
+    return child_env(
+        drop_prefixes=("SHOP_ENV", "SHOP_FAULTS"),
         SHOP_FAULTS_FILE=str(flags_file),
         SHOP_FAULTS_POLL_MS="100",
         **extra,
     )
-    return env
 
 
 def _cli(flags_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tools.faults", "--file", str(flags_file), *args],
-        cwd=ROOT,
-        env=_env(flags_file),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_python(["-m", "tools.faults", "--file", str(flags_file), *args], env=_env(flags_file), timeout=60)
 
 
 def _probe(flags_file: Path, name: str, **env: str) -> str:
     """The fault's value as a fresh process sees it."""
     code = f"from shopkit.faults import FAULTS, fault_value; print(fault_value({name!r}, FAULTS[{name!r}].kind()))"
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=_env(flags_file, **env), capture_output=True, text=True, timeout=60
-    )
+    result = run_python(["-c", code], env=_env(flags_file, **env), timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
 
@@ -224,7 +212,7 @@ def test_off_means_no_effect(in_process: Path) -> None:
 def test_errors_fail_the_share_of_calls(in_process: Path) -> None:
     # given
     _cli(in_process, "set", "products-errors", "1")
-    _wait_until(lambda: faults.fault_value("products-errors", 0.0) == 1.0)
+    poll(lambda: faults.fault_value("products-errors", 0.0) == 1.0, seconds=10, what="fault products-errors seen")
     # when / then
     with pytest.raises(faults.FaultInjected) as raised:
         faults.apply_errors("products-errors")
@@ -235,7 +223,11 @@ def test_errors_fail_the_share_of_calls(in_process: Path) -> None:
 def test_latency_sleeps_the_value(in_process: Path) -> None:
     # given
     _cli(in_process, "set", "products-grpc-latency", "150")
-    _wait_until(lambda: faults.fault_value("products-grpc-latency", 0) == 150)
+    poll(
+        lambda: faults.fault_value("products-grpc-latency", 0) == 150,
+        seconds=10,
+        what="fault products-grpc-latency seen",
+    )
     # when
     started = time.perf_counter()
     faults.apply_latency("products-grpc-latency")
@@ -249,7 +241,7 @@ def test_memory_leak_grows_and_stops_at_its_cap(in_process: Path, monkeypatch: p
     monkeypatch.setattr(faults, "_leak", [])
     monkeypatch.setattr(faults, "_leaked_bytes", 0)
     _cli(in_process, "set", "memory-leak", "128")
-    _wait_until(lambda: faults.fault_value("memory-leak", 0) == 128)
+    poll(lambda: faults.fault_value("memory-leak", 0) == 128, seconds=10, what="fault memory-leak seen")
     # when
     kept = [faults.apply_memory_leak("memory-leak") for _ in range(5)]
     # then
@@ -259,7 +251,7 @@ def test_memory_leak_grows_and_stops_at_its_cap(in_process: Path, monkeypatch: p
 def test_cpu_burn_keeps_the_cpu_busy(in_process: Path) -> None:
     # given
     _cli(in_process, "set", "gateway-cpu-burn", "100")
-    _wait_until(lambda: faults.fault_value("gateway-cpu-burn", 0) == 100)
+    poll(lambda: faults.fault_value("gateway-cpu-burn", 0) == 100, seconds=10, what="fault gateway-cpu-burn seen")
     # when
     cpu_before = time.process_time()
     faults.apply_cpu_burn("gateway-cpu-burn")
@@ -267,22 +259,12 @@ def test_cpu_burn_keeps_the_cpu_busy(in_process: Path) -> None:
     assert time.process_time() - cpu_before >= 0.1
 
 
-def _wait_until(condition: object, *, timeout: float = 10.0) -> None:
-    assert callable(condition)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met before the deadline")
-
-
 def test_middleware_answers_a_problem_503_and_leaves_probes_alone(in_process: Path, settings: Any) -> None:
     # given
     settings.SHOP_HTTP_FAULTS = ("products-errors",)
     middleware = faults.FaultMiddleware(lambda request: HttpResponse("ok"))
     _cli(in_process, "set", "products-errors", "1")
-    _wait_until(lambda: faults.fault_value("products-errors", 0.0) == 1.0)
+    poll(lambda: faults.fault_value("products-errors", 0.0) == 1.0, seconds=10, what="fault products-errors seen")
     # when
     api = middleware(RequestFactory().get("/api/products"))
     probe = middleware(RequestFactory().get("/health/ready"))
@@ -302,7 +284,11 @@ def test_async_middleware_adds_latency_without_blocking_the_loop(in_process: Pat
 
     middleware = faults.FaultMiddleware(view)
     _cli(in_process, "set", "products-http-latency", "200")
-    _wait_until(lambda: faults.fault_value("products-http-latency", 0) == 200)
+    poll(
+        lambda: faults.fault_value("products-http-latency", 0) == 200,
+        seconds=10,
+        what="fault products-http-latency seen",
+    )
 
     async def two_requests() -> list[int]:
         responses = await asyncio.gather(*(middleware(RequestFactory().get("/api/x")) for _ in range(2)))
@@ -332,3 +318,26 @@ def test_a_flags_file_that_cannot_be_created_leaves_every_fault_off(
         faults.apply_call(faults.FAULTS)
     finally:
         faults.reset()
+
+
+def test_faults_cli_switches_a_fault_in_the_sessions_flags_file_and_off_again(
+    flags_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the session's flags file, as the end-to-end and alert suites' processes read it
+    monkeypatch.setenv("SHOP_FAULTS_FILE", str(flags_file))
+
+    # when
+    faults_cli("set", "products-errors", "0.5")
+    switched_on = {name: (on, value) for name, on, value, _ in faults.fault_states(flags_file)}["products-errors"]
+    faults_cli("off", "products-errors")
+    switched_off = {name: on for name, on, _, _ in faults.fault_states(flags_file)}["products-errors"]
+
+    # then
+    assert switched_on == (True, 0.5)
+    assert switched_off is False
+
+
+def test_faults_cli_fails_naming_what_the_cli_said() -> None:
+    # when / then
+    with pytest.raises(AssertionError, match="no-such-fault"):
+        faults_cli("set", "no-such-fault")

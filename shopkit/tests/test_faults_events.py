@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ from shopkit.events.models import OutboxEvent, ProcessedEvent
 from shopkit.events.relay import OutboxRelay
 from shopkit.events.services import outbox_event_emit
 from shopkit.testing.kafka import read_topic
+from shopkit.testing.polling import poll
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,14 +35,6 @@ def _emit(topic: str, key: str, n: int = 1) -> list[OutboxEvent]:
         return [
             outbox_event_emit(topic=topic, event_type=CREATED, key=key, subject=key, data={"seq": i}) for i in range(n)
         ]
-
-
-def _wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def _unsent() -> int:
@@ -65,7 +57,7 @@ def _running_relay(topic: str) -> Iterator[threading.Thread]:
     relay.start()
     try:
         _emit(topic, "order-0")
-        _wait_until(lambda: _unsent() == 0, timeout=15, what="warm-up")
+        poll(lambda: _unsent() == 0, seconds=15, what="warm-up")
         yield relay
     finally:
         stop.set()
@@ -80,13 +72,13 @@ def test_a_stalled_relay_publishes_nothing_while_the_backlog_grows_then_catches_
         # when: stalled, events keep coming
         switch_fault("outbox-relay-stalled")
         _emit(topic, "order-1", n=3)
-        _wait_until(lambda: REGISTRY.get_sample_value("shop_outbox_backlog") == 3, timeout=15, what="backlog 3")
+        poll(lambda: REGISTRY.get_sample_value("shop_outbox_backlog") == 3, seconds=15, what="backlog 3")
         # then: the loop is alive, nothing went out
         assert relay.is_alive()
         assert _unsent() == 3
         # when: switched off, the same relay (no restart) sends the backlog
         switch_fault("outbox-relay-stalled", "false")
-        _wait_until(lambda: _unsent() == 0, timeout=15, what="the backlog sent")
+        poll(lambda: _unsent() == 0, seconds=15, what="the backlog sent")
     assert len(read_topic(kafka_settings.KAFKA_BOOTSTRAP_SERVERS, topic, count=4)) == 4
 
 
@@ -132,7 +124,7 @@ def test_with_kafka_unreachable_the_relay_keeps_events_and_delivers_them_once_sw
         # when: its producer cannot reach the broker
         switch_fault("kafka-unreachable")
         events = _emit(topic, "order-1", n=2)
-        _wait_until(lambda: OutboxEvent.objects.exclude(last_error="").count() == 2, timeout=20, what="failed attempts")
+        poll(lambda: OutboxEvent.objects.exclude(last_error="").count() == 2, seconds=20, what="failed attempts")
         # then: the events wait, as in a real broker outage (no attempt counted, nothing dead)
         assert relay.is_alive()
         assert _unsent() == 2
@@ -142,5 +134,5 @@ def test_with_kafka_unreachable_the_relay_keeps_events_and_delivers_them_once_sw
         )
         # when: switched off, the same relay delivers them
         switch_fault("kafka-unreachable", "false")
-        _wait_until(lambda: _unsent() == 0, timeout=30, what="delivery")
+        poll(lambda: _unsent() == 0, seconds=30, what="delivery")
     assert len(read_topic(kafka_settings.KAFKA_BOOTSTRAP_SERVERS, topic, count=3)) == 3

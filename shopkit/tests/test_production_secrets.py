@@ -6,7 +6,6 @@ Each case starts a real service process (`manage.py check --deploy`) and reads i
 from __future__ import annotations
 
 import functools
-import os
 import secrets
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from shopkit.settings import require_strong_secret
+from shopkit.testing.processes import child_env, run_python
 from shopkit.testing.tokens import signing_keypair
 from tests.infra.support import load_env_example
 
@@ -40,37 +40,19 @@ def _strong(length: int = 64) -> str:
 
 def _production_env(**overrides: str | None) -> dict[str, str]:
     """Strong values for every secret a process reads, then the case's own (None removes a variable)."""
-    inherited = os.environ.items()  # noqa: TID251 - the child process inherits the test environment
-    env = {k: v for k, v in inherited if not k.startswith(("DJANGO_", "DATABASE_", "CACHE_", "SHOP_"))}
-    env.update(
-        {
-            "SHOP_ENV": "production",
-            # users needs its signing key in production (mounted as a file there)
-            "JWT_PRIVATE_KEY_FILE": str(_jwt_key_file()),
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "shopkit")]),
-            "DJANGO_SECRET_KEY": _strong(),
-            "DATABASE_URL": f"postgres://shop:{_strong(24)}@127.0.0.1:5432/shop_unused",
-            "CACHE_URL": f"redis://:{_strong(24)}@127.0.0.1:6379/15",
-        }
-    )
-    for name, value in overrides.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
+    strong = {
+        "SHOP_ENV": "production",
+        # users needs its signing key in production (mounted as a file there)
+        "JWT_PRIVATE_KEY_FILE": str(_jwt_key_file()),
+        "DJANGO_SECRET_KEY": _strong(),
+        "DATABASE_URL": f"postgres://shop:{_strong(24)}@127.0.0.1:5432/shop_unused",
+        "CACHE_URL": f"redis://:{_strong(24)}@127.0.0.1:6379/15",
+    }
+    return child_env({**strong, **overrides}, drop_prefixes=("DJANGO_", "DATABASE_", "CACHE_", "SHOP_"))
 
 
 def _check_deploy(package: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own manage.py
-        [sys.executable, str(ROOT / package / "manage.py"), "check", "--deploy"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_python([str(ROOT / package / "manage.py"), "check", "--deploy"], env=env)
 
 
 def _refusal(result: subprocess.CompletedProcess[str]) -> str:

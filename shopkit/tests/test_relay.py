@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 import json
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from shopkit.events.models import OutboxEvent, ProcessedEvent
 from shopkit.events.relay import OutboxRelay
 from shopkit.events.services import outbox_event_emit
 from shopkit.testing.kafka import TansuBroker, read_topic
+from shopkit.testing.polling import poll
 
 
 def _emit(topic: str, key: str, n: int = 1) -> list[OutboxEvent]:
@@ -37,14 +37,6 @@ def _emit(topic: str, key: str, n: int = 1) -> list[OutboxEvent]:
 
 def _headers(message: Any) -> dict[str, str]:
     return {name: value.decode() for name, value in message.headers() or []}
-
-
-def _wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.mark.django_db
@@ -146,7 +138,7 @@ def _warm_relay(topic: str) -> Iterator[threading.Thread]:
     relay.start()
     try:
         _emit(topic, "order-0")
-        _wait_until(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), timeout=15, what="warm-up")
+        poll(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), seconds=15, what="warm-up")
         yield relay
     finally:
         stop.set()
@@ -165,7 +157,7 @@ def test_relay_keeps_events_through_a_broker_outage_and_delivers_each_once(
         # so it has also forgotten the producer id: the relay must replace its producer)
         tansu_broker.stop()
         events = _emit(topic, "order-9", n=3)
-        _wait_until(lambda: OutboxEvent.objects.exclude(last_error="").count() == 3, timeout=15, what="failed attempts")
+        poll(lambda: OutboxEvent.objects.exclude(last_error="").count() == 3, seconds=15, what="failed attempts")
         assert OutboxEvent.objects.filter(id__in=[e.id for e in events], sent_at__isnull=False).count() == 0
         # An outage is nobody's fault: no row counts an attempt towards OUTBOX_MAX_ATTEMPTS or dies.
         assert (
@@ -173,9 +165,9 @@ def test_relay_keeps_events_through_a_broker_outage_and_delivers_each_once(
             == [(0, None)] * 3
         )
         assert relay.is_alive()
-        _wait_until(lambda: REGISTRY.get_sample_value("shop_outbox_backlog") == 3, timeout=15, what="backlog gauge")
+        poll(lambda: REGISTRY.get_sample_value("shop_outbox_backlog") == 3, seconds=15, what="backlog gauge")
         tansu_broker.start()
-        _wait_until(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), timeout=30, what="delivery")
+        poll(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), seconds=30, what="delivery")
 
     # then: each event is on the (new) broker once, and a consumer applies each once
     messages = read_topic(tansu_broker.bootstrap, topic, count=3)
@@ -239,7 +231,7 @@ def test_relay_recovers_when_the_broker_restarts_empty_while_its_producer_is_ret
         tansu_broker.start()
 
         # then: the relay replaces its producer and every event is delivered
-        _wait_until(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), timeout=40, what="delivery")
+        poll(lambda: not OutboxEvent.objects.filter(sent_at__isnull=True).exists(), seconds=40, what="delivery")
     messages = read_topic(tansu_broker.bootstrap, topic, count=2)
     assert sorted(_headers(m)["ce_id"] for m in messages) == sorted(str(e.id) for e in events)
 

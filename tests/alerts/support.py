@@ -3,23 +3,21 @@ CLI, and small load drivers (customers over the gateway, products on its own por
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import functools
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from shopkit.faults import faults_file
 from shopkit.ports import for_tests
+from shopkit.testing import polling
+from shopkit.testing.faults import faults_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 # The suite's shop runs on the tests' port block (tests/alerts/conftest.py), not on make run's.
 PORTS = for_tests()
 GATEWAY_URL = PORTS.url("gateway")
@@ -33,30 +31,13 @@ ALERTMANAGER_URL = f"http://127.0.0.1:{PORTS.alertmanager}"
 POLL_SECONDS = 0.5
 
 
-def poll(check: Callable[[], Any], *, seconds: float, what: str | Callable[[], str]) -> Any:
-    """`check()` until it returns something truthy, at most `seconds`; fails naming `what` (a callable is
-    asked only then, so it can say what the state was at the end)."""
-    deadline = time.monotonic() + seconds
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(POLL_SECONDS)
-    said = what() if callable(what) else what
-    raise AssertionError(f"{said}: not within {seconds:.0f} s (last: {last!r})"[:3000])
+# The shared poll at this suite's pace (Prometheus answers; no need to ask it 20 times a second).
+poll = functools.partial(polling.poll, interval=POLL_SECONDS)
 
 
 def switch(name: str, value: str | None = None, *, off: bool = False) -> None:
     """The operator's way: `python -m tools.faults` (what `make fault` runs) on the session's flags file."""
-    args = ["off", name] if off else ["set", name, *([value] if value is not None else [])]
-    subprocess.run(
-        [sys.executable, "-m", "tools.faults", "--file", str(faults_file()), *args],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    faults_cli(*(["off", name] if off else ["set", name, *([value] if value is not None else [])]))
 
 
 # --- Prometheus and Alertmanager ---------------------------------------------------------------------

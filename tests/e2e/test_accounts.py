@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import httpx
 
+from shopkit.testing.problems import TRACE_ID, assert_problem
 from tests.e2e.conftest import Customer
-from tests.e2e.problems import TRACE_ID, assert_problem
 
 
 def test_register_login_profile_refresh_and_logout(api: httpx.Client) -> None:

@@ -9,8 +9,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from shopkit.testing.problems import assert_problem
 from tests.e2e.conftest import Customer
-from tests.e2e.problems import assert_problem
 
 
 def test_demo_catalog_has_categories_and_products(api: httpx.Client) -> None:

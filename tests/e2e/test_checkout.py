@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import functools
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -11,19 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
+from shopkit.testing.polling import poll
+from shopkit.testing.problems import assert_problem
 from tests.e2e.conftest import Customer
-from tests.e2e.problems import assert_problem
 
-
-def _poll(fetch: Callable[[], Any], until: Callable[[Any], bool], *, seconds: float = 30.0) -> Any:
-    deadline = time.monotonic() + seconds
-    value = fetch()
-    while not until(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {seconds} s; last value: {value}")
-        time.sleep(0.2)
-        value = fetch()
-    return value
+# Every wait here: the shared poll with this file's deadline (a call may give its own).
+_poll = functools.partial(poll, seconds=30.0, interval=0.2)
 
 
 @pytest.fixture

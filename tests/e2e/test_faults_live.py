@@ -7,29 +7,15 @@ Products is called on its own port, not through the gateway, so the gateway's ci
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 
-from shopkit.faults import faults_file
+from shopkit.testing.faults import faults_cli
 from tests.e2e.conftest import PORTS, Shop
 
-ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS_URL = PORTS.url("products")
-
-
-def _faults(*args: str) -> None:
-    subprocess.run(
-        # The session's flags file (shopkit.testing.plugin sets SHOP_FAULTS_FILE; the stack inherited it).
-        [sys.executable, "-m", "tools.faults", "--file", str(faults_file()), *args],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
 
 
 def _until_status(client: httpx.Client, status: int, *, timeout: float = 15.0) -> float:
@@ -48,7 +34,7 @@ def test_products_errors_switch_on_and_off_in_the_running_products_process(shop:
         assert client.get("/api/products").status_code == 200
         try:
             # when
-            _faults("set", "products-errors", "1")
+            faults_cli("set", "products-errors", "1")
             seen_on = _until_status(client, 503)
             response = client.get("/api/products")
             # then: the fault's problem, while the probes stay green
@@ -56,7 +42,7 @@ def test_products_errors_switch_on_and_off_in_the_running_products_process(shop:
             assert response.json()["type"] == "https://shop.example/problems/fault-injected"
             assert client.get("/health/ready").status_code == 200
         finally:
-            _faults("off", "products-errors")
+            faults_cli("off", "products-errors")
         seen_off = _until_status(client, 200)
         assert [client.get("/api/products").status_code for _ in range(5)] == [200] * 5
     sys.stdout.write(f"\nrunning products saw the fault {seen_on:.2f} s after the CLI, off {seen_off:.2f} s after\n")

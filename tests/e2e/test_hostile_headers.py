@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from shopkit.testing.problems import assert_problem
 from tests.e2e.conftest import Shop
-from tests.e2e.problems import assert_problem
 
 CIRCUIT_FAIL_MAX = 5  # the gateway's default: five failures in a row open a circuit
 # Raw bytes as an attacker sends them; each with what that attacker (alone) gets.

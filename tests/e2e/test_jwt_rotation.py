@@ -8,34 +8,26 @@ short cache lifetime (JWT_JWKS_CACHE_SECONDS in conftest) so the test does not w
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 import jwt
 
+from shopkit.testing.polling import poll
+from shopkit.testing.problems import assert_problem
 from tests.e2e.conftest import PORTS, Customer, Shop
-from tests.e2e.problems import assert_problem
+
+# Every wait here: the shared poll with this file's deadline (a call may give its own).
+_poll = functools.partial(poll, seconds=30.0, interval=0.1)
 
 USERS_JWKS = f"{PORTS.url('users')}/api/.well-known/jwks.json"
 USERS_READY = f"{PORTS.url('users')}/health/ready"
 # Routes whose responses need a token verified by the gateway and by one service each.
 ROUTES = ("/api/users/me", "/api/cart", "/api/orders")
-
-T = TypeVar("T")
-
-
-def _poll(probe: Callable[[], T], done: Callable[[T], bool], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 def _kid(token: str) -> str:

@@ -6,27 +6,19 @@ name order) and each one puts back what it stopped.
 
 from __future__ import annotations
 
-import time
+import functools
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import httpx
 import pytest
 
+from shopkit.testing.polling import poll
+from shopkit.testing.problems import assert_problem
 from tests.e2e.conftest import Customer, Shop
-from tests.e2e.problems import assert_problem
 
-
-def _poll(fetch: Callable[[], Any], until: Callable[[Any], bool], *, seconds: float = 45.0) -> Any:
-    deadline = time.monotonic() + seconds
-    value = fetch()
-    while not until(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {seconds} s; last value: {value}")
-        time.sleep(0.25)
-        value = fetch()
-    return value
+# Every wait here: the shared poll with this file's deadline (a call may give its own).
+_poll = functools.partial(poll, seconds=45.0, interval=0.25)
 
 
 @pytest.fixture

@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from shopkit.grpc.tls import TlsFiles
+from shopkit.testing.processes import child_env, run_python
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
@@ -74,3 +77,12 @@ def docker_compose() -> list[str]:
     assert version.returncode == 0, "Docker Compose v2 is required (make install)"
     assert " v2." in version.stdout, version.stdout
     return [str(standalone)]
+
+
+def probe_grpc(target: str, tls: TlsFiles | None) -> subprocess.CompletedProcess[str]:
+    """compose's gRPC health probe as Docker runs it: its own process, the container's GRPC_TLS_* (or none)."""
+    files = {} if tls is None else {"GRPC_TLS_CA_FILE": str(tls.ca), "GRPC_TLS_CERT_FILE": str(tls.cert)}
+    if tls is not None:
+        files["GRPC_TLS_KEY_FILE"] = str(tls.key)
+    env = child_env(drop_prefixes=("GRPC_TLS_",), **files)
+    return run_python([str(COMPOSE_DIR / "healthcheck.py"), "grpc", target], env=env, timeout=30)

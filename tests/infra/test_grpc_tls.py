@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,7 @@ from shopkit.grpc.pki import SERVICES, ensure_pki
 from shopkit.grpc.server import RunningServer
 from shopkit.grpc.tls import TlsFiles
 from shopkit.testing.fake_products import start_fake_products
-from tests.infra.support import COMPOSE_DIR, ROOT, load_compose
+from tests.infra.support import load_compose, probe_grpc
 
 # The orders expirer calls products too: it gives back the stock of checkouts left pending (as orders).
 GRPC_CLIENTS = {"products-grpc": "products", "orders": "orders", "orders-expirer": "orders", "carts": "carts"}
@@ -75,31 +72,16 @@ def products_server(pki: Path) -> Iterator[RunningServer]:
     running.stop(grace_seconds=0)
 
 
-def _probe(port: int, tls: TlsFiles | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRPC_TLS_")}
-    if tls is not None:
-        env |= {"GRPC_TLS_CA_FILE": str(tls.ca), "GRPC_TLS_CERT_FILE": str(tls.cert), "GRPC_TLS_KEY_FILE": str(tls.key)}
-    return subprocess.run(
-        [sys.executable, str(COMPOSE_DIR / "healthcheck.py"), "grpc", f"127.0.0.1:{port}"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-
-
 def test_the_probe_with_the_containers_certificate_sees_the_server_serving(
     products_server: RunningServer, pki: Path
 ) -> None:
-    result = _probe(products_server.port, TlsFiles.for_identity(pki / "stack", "products"))
+    result = probe_grpc(f"127.0.0.1:{products_server.port}", TlsFiles.for_identity(pki / "stack", "products"))
 
     assert result.returncode == 0, result.stderr
 
 
 def test_the_probe_without_certificates_says_which_settings_it_needs(products_server: RunningServer) -> None:
-    result = _probe(products_server.port, None)
+    result = probe_grpc(f"127.0.0.1:{products_server.port}", None)
 
     assert result.returncode == 2
     assert "gRPC probe needs GRPC_TLS_CA_FILE, GRPC_TLS_CERT_FILE, GRPC_TLS_KEY_FILE" in result.stderr
@@ -108,7 +90,9 @@ def test_the_probe_without_certificates_says_which_settings_it_needs(products_se
 def test_the_probe_with_a_certificate_of_another_ca_fails(products_server: RunningServer, pki: Path) -> None:
     stranger = TlsFiles.for_identity(pki / "other", "products")
 
-    result = _probe(products_server.port, TlsFiles(ca=pki / "stack" / "ca.crt", cert=stranger.cert, key=stranger.key))
+    mixed = TlsFiles(ca=pki / "stack" / "ca.crt", cert=stranger.cert, key=stranger.key)
+
+    result = probe_grpc(f"127.0.0.1:{products_server.port}", mixed)
 
     assert result.returncode == 1
     assert f"127.0.0.1:{products_server.port}: UNAVAILABLE" in result.stderr

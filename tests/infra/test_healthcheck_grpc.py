@@ -9,10 +9,6 @@ server (the in-memory fake behind build_server: the real TLS, authorization and 
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +19,8 @@ from shopkit.grpc.pki import SERVICES, ensure_pki
 from shopkit.grpc.server import RunningServer, build_server, method_callers
 from shopkit.grpc.tls import TlsFiles, server_credentials
 from shopkit.testing.fake_products import CALLERS, SERVICE_NAME, FakeProducts
-from tests.infra.support import COMPOSE_DIR, ROOT
+from shopkit.testing.processes import free_port
+from tests.infra.support import probe_grpc
 
 ServeAt = Callable[[str], RunningServer]
 
@@ -60,28 +57,6 @@ def serve_products_at(pki: Path) -> Iterator[ServeAt]:
         running.stop(grace_seconds=0)
 
 
-def _probe(target: str, tls: TlsFiles) -> subprocess.CompletedProcess[str]:
-    """The probe as Docker runs it: its own process, the container's GRPC_TLS_* in the environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRPC_TLS_")}
-    env |= {"GRPC_TLS_CA_FILE": str(tls.ca), "GRPC_TLS_CERT_FILE": str(tls.cert), "GRPC_TLS_KEY_FILE": str(tls.key)}
-    return subprocess.run(  # noqa: S603 - our own probe
-        [sys.executable, str(COMPOSE_DIR / "healthcheck.py"), "grpc", target],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-
-
-def _free_port(bind: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((bind, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.mark.parametrize("caller", ["products", "orders", "carts"])
 def test_the_probe_reaches_the_server_by_name_with_each_containers_certificate(
     serve_products_at: ServeAt, pki: Path, caller: str
@@ -90,7 +65,7 @@ def test_the_probe_reaches_the_server_by_name_with_each_containers_certificate(
     running = serve_products_at("127.0.0.1")
 
     # when
-    result = _probe(f"localhost:{running.port}", TlsFiles.for_identity(pki, caller))
+    result = probe_grpc(f"localhost:{running.port}", TlsFiles.for_identity(pki, caller))
 
     # then
     assert result.returncode == 0, result.stderr
@@ -101,7 +76,7 @@ def test_the_probe_fails_when_the_server_listens_only_on_another_address(serve_p
     running = serve_products_at("127.0.0.2")
 
     # when
-    result = _probe(f"localhost:{running.port}", TlsFiles.for_identity(pki, "products"))
+    result = probe_grpc(f"localhost:{running.port}", TlsFiles.for_identity(pki, "products"))
 
     # then
     assert result.returncode == 1
@@ -113,7 +88,7 @@ def test_the_probe_checks_the_certificate_names_the_address_it_dialled(serve_pro
     running = serve_products_at("127.0.0.2")
 
     # when
-    result = _probe(f"127.0.0.2:{running.port}", TlsFiles.for_identity(pki, "products"))
+    result = probe_grpc(f"127.0.0.2:{running.port}", TlsFiles.for_identity(pki, "products"))
 
     # then: the handshake fails on the name, the probe fails
     assert result.returncode == 1
@@ -121,9 +96,9 @@ def test_the_probe_checks_the_certificate_names_the_address_it_dialled(serve_pro
 
 
 def test_the_probe_fails_when_nothing_listens_at_the_name(pki: Path) -> None:
-    port = _free_port("127.0.0.1")
+    port = free_port()
 
-    result = _probe(f"localhost:{port}", TlsFiles.for_identity(pki, "products"))
+    result = probe_grpc(f"localhost:{port}", TlsFiles.for_identity(pki, "products"))
 
     assert result.returncode == 1
     assert f"localhost:{port}: UNAVAILABLE" in result.stderr

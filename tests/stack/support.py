@@ -3,20 +3,20 @@ through Caddy, logs, and the webhook receiver Alertmanager delivers to."""
 
 from __future__ import annotations
 
+import functools
 import json
 import ssl
 import subprocess
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import yaml
 
+from shopkit.testing import polling
 from shopkit.testing.http import StandInServer
 from tools.stack.engine import Engine
 
@@ -29,19 +29,9 @@ HOST_ON_SHOP_NETWORK = "10.211.0.1"
 # Jobs of services in the `grafana` profile, which the test leaves out.
 PROFILE_JOBS = frozenset({"tempo", "alloy", "loki", "loki-gateway", "grafana"})
 
-T = TypeVar("T")
 
-
-def poll(fetch: Callable[[], T], until: Callable[[T], bool], *, seconds: float, what: str) -> T:
-    """`fetch()` until `until(value)`, at most `seconds`; fails naming `what` and the last value."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = fetch()
-        if until(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {seconds:.0f} s; last: {value!r}"[:4000])
-        time.sleep(0.5)
+# The shared poll at this suite's pace (a containerised stack answers in its own time).
+poll = functools.partial(polling.poll, interval=0.5)
 
 
 def prometheus_config(source: Path, target: Path, *, scrape_seconds: int = 5) -> None:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shopkit.auth import TokenUser
+from shopkit.drf import caller_id
 from user_svc.accounts import services, tokens
 from user_svc.accounts.selectors import refresh_token_introspect, user_get
 from user_svc.accounts.serializers import (
@@ -25,13 +23,6 @@ from user_svc.accounts.serializers import (
     TokenPairOutputSerializer,
     UserOutputSerializer,
 )
-
-
-def _caller_id(request: Request) -> uuid.UUID:
-    """The caller as its access token names it (shopkit.auth.JWTAuthentication, as everywhere)."""
-    if not isinstance(request.user, TokenUser):
-        raise NotAuthenticated
-    return request.user.id
 
 
 class PublicApi(APIView):
@@ -90,13 +81,13 @@ class IntrospectApi(PublicApi):
 
 class MeApi(APIView):
     def get(self, request: Request) -> Response:
-        user = user_get(user_id=_caller_id(request))
+        user = user_get(user_id=caller_id(request))
         return Response(UserOutputSerializer(user).data)
 
     def patch(self, request: Request) -> Response:
         serializer = ProfileUpdateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.user_profile_update(user_id=_caller_id(request), **serializer.validated_data)
+        user = services.user_profile_update(user_id=caller_id(request), **serializer.validated_data)
         return Response(UserOutputSerializer(user).data)
 
 
@@ -104,7 +95,7 @@ class PasswordChangeApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = PasswordChangeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.user_password_change(user_id=_caller_id(request), **serializer.validated_data)
+        services.user_password_change(user_id=caller_id(request), **serializer.validated_data)
         return Response(status=204)
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +15,13 @@ from rest_framework.test import APIClient
 
 from shopkit.auth import InvalidToken, verify_access_token
 from shopkit.auth import keys as shopkit_keys
+from shopkit.testing.processes import child_env, run_python
 from user_svc.accounts import keys, tokens
 from user_svc.accounts.errors import InvalidRefreshToken
 from user_svc.accounts.models import User
 from user_svc.accounts.services import TokenPair, auth_refresh
 
 pytestmark = pytest.mark.django_db
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -212,24 +208,12 @@ def test_a_refresh_token_of_the_previous_key_refreshes_to_the_new_key_during_the
 
 def test_users_refuses_to_start_with_an_access_token_lifetime_verifiers_would_refuse(tmp_path: Path) -> None:
     # given: users would issue tokens living longer than every verifier accepts
-    env = {
-        **os.environ,  # noqa: TID251 - the child process inherits the test environment
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "shopkit" / "src")]),
-        "SHOP_VAR_DIR": str(tmp_path),
-        "JWT_ACCESS_TTL_SECONDS": "1200",
-        "JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS": "900",
-    }
+    env = child_env(
+        SHOP_VAR_DIR=str(tmp_path), JWT_ACCESS_TTL_SECONDS="1200", JWT_MAX_ACCESS_TOKEN_LIFETIME_SECONDS="900"
+    )
 
     # when
-    result = subprocess.run(
-        [sys.executable, "-c", "import user_svc.settings"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_python(["-c", "import user_svc.settings"], env=env, timeout=60)
 
     # then
     assert result.returncode == 1

@@ -12,10 +12,8 @@ from typing import Any
 
 import httpx
 import jwt
-import structlog
 from django.conf import settings
 from django.http import HttpRequest
-from rest_framework import authentication, exceptions
 
 from shopkit.logging import get_logger
 from shopkit.metrics import JWKS_FETCHES
@@ -258,12 +256,6 @@ def _decode(token: str, candidates: tuple[Any, ...]) -> dict[str, Any]:
     raise InvalidToken("token signature is invalid")
 
 
-class KeysUnavailableError(exceptions.APIException):
-    status_code = 503
-    default_detail = "Token keys are unavailable; try again shortly."
-    default_code = "keys_unavailable"
-
-
 class TokenUser:
     """The caller as the access token describes it; other services keep no copy of users."""
 
@@ -289,28 +281,3 @@ def bearer_token(request: HttpRequest) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
-
-
-class JWTAuthentication(authentication.BaseAuthentication):
-    """DRF authentication: `Authorization: Bearer <access token>` issued by the users service."""
-
-    www_authenticate_realm = "shop"
-
-    def authenticate(self, request: Any) -> tuple[TokenUser, Claims] | None:
-        header = request.headers.get("Authorization")
-        if header is None:
-            return None
-        token = bearer_token(request)
-        if token is None:
-            raise exceptions.AuthenticationFailed("The Authorization header must be 'Bearer <token>'.")
-        try:
-            claims = verify_access_token(token)
-        except InvalidToken as exc:
-            raise exceptions.AuthenticationFailed(f"Invalid access token: {exc}.") from exc
-        except KeysUnavailable as exc:
-            raise KeysUnavailableError from exc
-        structlog.contextvars.bind_contextvars(user_id=str(claims.user_id))
-        return TokenUser(claims), claims
-
-    def authenticate_header(self, request: Any) -> str:
-        return f'Bearer realm="{self.www_authenticate_realm}"'

@@ -152,12 +152,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 REST_FRAMEWORK: dict[str, Any] = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["shopkit.auth.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["shopkit.drf.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # One JSON object, bounded, with text PostgreSQL can store: anything else is a 400 (shopkit.parsers).
-    "DEFAULT_PARSER_CLASSES": ["shopkit.parsers.JSONObjectParser"],
-    "EXCEPTION_HANDLER": "shopkit.problems.drf_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["shopkit.drf.JSONObjectParser"],
+    "EXCEPTION_HANDLER": "shopkit.drf.drf_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 

@@ -11,7 +11,10 @@ class ErrorCode(enum.StrEnum):
 
 
 class ApplicationError(Exception):
-    """A failure a client can act on: maps to a problem-details response (or a gRPC status)."""
+    """A failure a client can act on: maps to a problem-details response (or a gRPC status).
+
+    `headers` go out with the HTTP answer (`Retry-After`, `WWW-Authenticate`); gRPC has no use for them.
+    """
 
     status: int = 400
     title: str = "Bad request"
@@ -24,6 +27,7 @@ class ApplicationError(Exception):
         status: int | None = None,
         title: str | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -33,6 +37,7 @@ class ApplicationError(Exception):
         if title is not None:
             self.title = title
         self.extra = extra or {}
+        self.headers = headers or {}
 
 
 class NotFound(ApplicationError):

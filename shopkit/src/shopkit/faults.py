@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
@@ -31,8 +31,10 @@ from openfeature.client import OpenFeatureClient
 from openfeature.contrib.provider.flagd import FlagdProvider
 from openfeature.contrib.provider.flagd.config import ResolverType
 
+from shopkit.dual_middleware import DualModeMiddleware
 from shopkit.errors import ServiceUnavailable
 from shopkit.logging import get_logger
+from shopkit.process import ProcessLocal
 from shopkit.settings import VAR_DIR, env, is_production
 
 log = get_logger(__name__)
@@ -188,46 +190,49 @@ def fault_states(path: Path) -> list[tuple[str, bool, Any, str]]:
     return rows
 
 
-_lock = threading.Lock()
-_client: OpenFeatureClient | None = None
-_client_pid: int | None = None
-_provider: FlagdProvider | None = None
+@dataclass(frozen=True)
+class _Flags:
+    """A started flagd file provider and the OpenFeature client reading it."""
+
+    provider: FlagdProvider
+    client: OpenFeatureClient
+
+
+def _start_flags() -> _Flags:
+    path = faults_file()
+    if not path.exists():
+        # The provider refuses a missing file; an empty one means every fault off.
+        write_flags(path, {})
+    provider = FlagdProvider(
+        resolver_type=ResolverType.FILE,
+        offline_flag_source_path=str(path),
+        deadline_ms=env.int("SHOP_FAULTS_POLL_MS", default=500),
+    )
+    api.set_provider_and_wait(provider, domain=DOMAIN)
+    log.info("faults_provider_started", path=str(path))
+    return _Flags(provider=provider, client=api.get_client(DOMAIN))
+
+
+# Started once per process, again after a fork (the provider's watcher thread does not survive one).
+_flags: ProcessLocal[_Flags] = ProcessLocal(_start_flags, close=lambda flags: flags.provider.shutdown())
 # After a failed start (an unwritable var/, say), every fault is off until this monotonic time.
 START_RETRY_SECONDS = 30.0
 _retry_at = 0.0
 
 
 def _get_client() -> OpenFeatureClient | None:
-    """The faults' OpenFeature client, its provider started once per process (again after a fork:
-    the watcher thread does not survive one), or None when faults are not allowed here."""
-    global _client, _client_pid, _provider, _retry_at  # noqa: PLW0603
-    if _client is not None and _client_pid == os.getpid():
-        return _client
+    """The faults' OpenFeature client, or None when faults are not allowed here (or failed to start lately)."""
+    global _retry_at  # noqa: PLW0603
+    if (started := _flags.peek()) is not None:
+        return started.client
     if not faults_allowed() or time.monotonic() < _retry_at:
         return None
-    with _lock:
-        if _client is not None and _client_pid == os.getpid():
-            return _client
-        path = faults_file()
-        try:
-            if not path.exists():
-                # The provider refuses a missing file; an empty one means every fault off.
-                write_flags(path, {})
-            provider = FlagdProvider(
-                resolver_type=ResolverType.FILE,
-                offline_flag_source_path=str(path),
-                deadline_ms=env.int("SHOP_FAULTS_POLL_MS", default=500),
-            )
-            api.set_provider_and_wait(provider, domain=DOMAIN)
-        except Exception as exc:  # noqa: BLE001 - a fault switch must never break the service: off, retried later
-            _retry_at = time.monotonic() + START_RETRY_SECONDS
-            log.warning("faults_unavailable", path=str(path), error=f"{type(exc).__name__}: {exc}")
-            return None
-        _provider = provider
-        _client = api.get_client(DOMAIN)
-        _client_pid = os.getpid()
-        log.info("faults_provider_started", path=str(path))
-        return _client
+    try:
+        return _flags.get().client
+    except Exception as exc:  # noqa: BLE001 - a fault switch must never break the service: off, retried later
+        _retry_at = time.monotonic() + START_RETRY_SECONDS
+        log.warning("faults_unavailable", path=str(faults_file()), error=f"{type(exc).__name__}: {exc}")
+        return None
 
 
 def fault_value(name: str, default: Any) -> Any:
@@ -342,18 +347,13 @@ class _SlowQueries:
         return execute(sql, params, many, context)
 
 
-class FaultMiddleware:
+class FaultMiddleware(DualModeMiddleware):
     """Applies the service's `SHOP_HTTP_FAULTS` to every request but health and metrics. Last in
     MIDDLEWARE, so its 503 and its latency go through the metrics middleware like a view's would."""
 
-    sync_capable = True
-    async_capable = True
-
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
+        super().__init__(get_response)
         self.names: tuple[str, ...] = tuple(getattr(settings, "SHOP_HTTP_FAULTS", ()))
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
 
     def _applies(self, request: HttpRequest) -> bool:
         return bool(self.names) and not request.path.startswith(("/health", "/metrics"))
@@ -393,11 +393,6 @@ class FaultMiddleware:
 def reset() -> None:
     """Stop this process's provider (tests, or a process that changed SHOP_FAULTS_FILE); the next check starts
     it again."""
-    global _client, _client_pid, _provider, _retry_at  # noqa: PLW0603
-    with _lock:
-        _retry_at = 0.0
-        if _provider is not None:
-            _provider.shutdown()
-        _provider = None
-        _client = None
-        _client_pid = None
+    global _retry_at  # noqa: PLW0603
+    _retry_at = 0.0
+    _flags.reset()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
 import structlog
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django_structlog.middlewares import RequestMiddleware
 
+from shopkit.dual_middleware import ResponseMiddleware
 from shopkit.logging import get_logger
-from shopkit.staff_session import staff_session_verify
 from shopkit.tracing import current_trace_id, name_server_span
 
 log = get_logger(__name__)
@@ -20,25 +18,11 @@ log = get_logger(__name__)
 access_log = get_logger("django_structlog.middlewares.request")
 
 
-class TraceIdMiddleware:
+class TraceIdMiddleware(ResponseMiddleware):
     """Puts the OpenTelemetry trace id on every response as `X-Trace-Id` (WSGI and ASGI alike)."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if iscoroutinefunction(self):
-            return self.__acall__(request)
-        return self._stamp(self.get_response(request))
-
-    async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        awaitable: Awaitable[HttpResponse] = self.get_response(request)
-        response = await awaitable
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        # Async services trace with the ASGI middleware, which knows no route: name the span after it here.
         if settings.SHOP_TRACING_ASGI and (match := request.resolver_match) is not None and match.route:
             name_server_span(request.method or "", match.route)
         return self._stamp(response)
@@ -84,11 +68,15 @@ class StaffSessionMiddleware:
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        # Imported here: it needs django.contrib.auth, which the gateway (TraceIdMiddleware's user) lacks.
+        from shopkit.staff_session import staff_session_verify
+
         self.get_response = get_response
+        self.verify = staff_session_verify
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if settings.SESSION_COOKIE_NAME in request.COOKIES:
-            staff_session_verify(request)
+            self.verify(request)
         return self.get_response(request)
 
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
-from typing import IO, Any
-
-from rest_framework.parsers import JSONParser
+from typing import Any
 
 from shopkit.errors import ApplicationError
 
@@ -99,12 +96,3 @@ def load_json_object(raw: bytes) -> dict[str, Any]:
         raise MalformedBody("The body must be a JSON object.")
     _check_document(document)
     return document
-
-
-class JSONObjectParser(JSONParser):
-    """DRF's parser for every service (REST_FRAMEWORK's DEFAULT_PARSER_CLASSES): load_json_object."""
-
-    def parse(
-        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
-        return load_json_object(stream.read())

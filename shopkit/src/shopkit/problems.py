@@ -1,20 +1,16 @@
-"""RFC 9457 problem-details responses for every error, from every interface (Django, DRF)."""
+"""RFC 9457 problem-details responses for every error from Django and Ninja (DRF's handler: shopkit.drf)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from rest_framework import exceptions as drf_exceptions
-from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_default_handler
 
+from shopkit.dual_middleware import ResponseMiddleware
 from shopkit.errors import ApplicationError
 from shopkit.logging import get_logger
 from shopkit.tracing import current_trace_id
@@ -25,7 +21,7 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://shop.example/problems/"
 
 
-def _slug(status: int) -> str:
+def status_slug(status: int) -> str:
     try:
         return HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
     except ValueError:
@@ -46,7 +42,7 @@ def problem_body(
     except ValueError:
         default_title = "Error"
     body: dict[str, Any] = {
-        "type": TYPE_BASE + (code or _slug(status)),
+        "type": TYPE_BASE + (code or status_slug(status)),
         "title": title or default_title,
         "status": status,
         "detail": detail,
@@ -66,57 +62,16 @@ def problem_response(status: int, *, detail: str, headers: dict[str, str] | None
 
 
 def application_error_response(exc: ApplicationError) -> JsonResponse:
-    return problem_response(exc.status, detail=exc.detail, title=exc.title, code=exc.code, **exc.extra)
+    return problem_response(
+        exc.status, detail=exc.detail, title=exc.title, code=exc.code, headers=exc.headers, **exc.extra
+    )
 
 
-def _flatten_drf_errors(data: Any) -> dict[str, Any]:
-    if isinstance(data, dict):
-        return {str(k): v if isinstance(v, list | dict) else [str(v)] for k, v in data.items()}
-    if isinstance(data, list):
-        return {"non_field_errors": [str(item) for item in data]}
-    return {"non_field_errors": [str(data)]}
-
-
-def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's EXCEPTION_HANDLER: every API error becomes problem details."""
-    if isinstance(exc, ApplicationError):
-        body = problem_body(exc.status, detail=exc.detail, title=exc.title, code=exc.code, **exc.extra)
-        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
-    response = drf_default_handler(exc, context)
-    if response is None:
-        return None  # unhandled: ProblemMiddleware logs it once and answers 500
-    status = response.status_code
-    if isinstance(exc, drf_exceptions.ValidationError):
-        body = problem_body(
-            status, detail="The request is invalid.", code="validation-error", errors=_flatten_drf_errors(exc.detail)
-        )
-    else:
-        detail = exc.detail if isinstance(exc, drf_exceptions.APIException) else str(exc)
-        body = problem_body(status, detail=str(detail), code=getattr(exc, "default_code", None) and _slug(status))
-    response.data = body
-    response.content_type = PROBLEM_CONTENT_TYPE
-    return response
-
-
-class ProblemMiddleware:
+class ProblemMiddleware(ResponseMiddleware):
     """Turns unhandled exceptions and any non-JSON error response into problem details (WSGI and ASGI)."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if iscoroutinefunction(self):
-            return self.__acall__(request)
-        return self._convert(request, self.get_response(request))
-
-    async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        awaitable: Awaitable[HttpResponse] = self.get_response(request)
-        return self._convert(request, await awaitable)
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        return self._convert(request, response)
 
     @staticmethod
     def _convert(request: HttpRequest, response: HttpResponse) -> HttpResponse:

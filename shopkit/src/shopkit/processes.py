@@ -154,10 +154,10 @@ def port_free(port: int) -> bool:
     return True
 
 
-def free_port() -> int:
-    """A port of 127.0.0.1 nobody listens on now (the kernel's choice)."""
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port of `host` nobody listens on now (the kernel's choice; the caller binds it soon after)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 

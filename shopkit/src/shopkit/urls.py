@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import URLPattern, URLResolver, include, path
 
@@ -23,6 +22,9 @@ def platform_urlpatterns(*, admin_site: bool = True) -> list[URLPattern | URLRes
         path("metrics", metrics_view, name="prometheus-django-metrics"),
     ]
     if admin_site:
+        # Imported here: the gateway mounts no admin and runs without django.contrib.auth.
+        from django.contrib import admin
+
         patterns.append(path("admin/", admin.site.urls))
     if settings.SHOP_BENCH_ENDPOINTS:
         patterns.append(path("_bench/constant", bench_constant))

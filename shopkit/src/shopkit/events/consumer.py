@@ -46,11 +46,11 @@ from shopkit.events.kafka import (
 )
 from shopkit.events.metrics import consumer_metrics, serve_metrics
 from shopkit.events.propagation import context_from_headers, decode_kafka_headers
-from shopkit.events.runtime import stop_on_signals
 from shopkit.events.services import processed_event_record
 from shopkit.faults import apply_failure
 from shopkit.logging import get_logger
 from shopkit.periodic import PeriodicTasks
+from shopkit.process import stop_on_signals
 from shopkit.tracing import tracer
 
 log = get_logger(__name__)

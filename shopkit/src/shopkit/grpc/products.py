@@ -18,12 +18,10 @@ the stack's CA and presents this service's certificate, whose identity products 
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import grpc
 import stamina
@@ -48,6 +46,7 @@ from shopkit.grpc.product_contract import (
 )
 from shopkit.grpc.tls import TlsFiles, channel_credentials
 from shopkit.logging import get_logger
+from shopkit.process import ProcessLocal
 
 log = get_logger(__name__)
 
@@ -184,10 +183,6 @@ class ProductsClient:
         raise ProductsServiceUnavailable()  # pragma: no cover - retry_context always runs at least once
 
 
-_lock = threading.Lock()
-_client: dict[str, Any] = {"instance": None, "pid": None}
-
-
 def _instrumented(channel: grpc.Channel) -> grpc.Channel:
     """Tracing (outermost, so `traceparent` goes out with the call) around metrics around the channel."""
     from opentelemetry.instrumentation.grpc import client_interceptor
@@ -198,28 +193,21 @@ def _instrumented(channel: grpc.Channel) -> grpc.Channel:
     return traced
 
 
+def _new_products_client() -> ProductsClient:
+    return ProductsClient(settings.PRODUCTS_GRPC_TARGET, deadline_seconds=settings.GRPC_DEADLINE_SECONDS)
+
+
+_client: ProcessLocal[ProductsClient] = ProcessLocal(_new_products_client, close=ProductsClient.close)
+
+
 def products_client() -> ProductsClient:
     """The process-wide client: one reused channel to `settings.PRODUCTS_GRPC_TARGET`, made on first use."""
-    pid = os.getpid()
-    with _lock:
-        instance: ProductsClient | None = _client["instance"]
-        # A client inherited through fork() is unusable in the child: make a fresh one.
-        if instance is None or _client["pid"] != pid:
-            instance = ProductsClient(
-                settings.PRODUCTS_GRPC_TARGET,
-                deadline_seconds=settings.GRPC_DEADLINE_SECONDS,
-            )
-            _client["instance"], _client["pid"] = instance, pid
-        return instance
+    return _client.get()
 
 
 def reset_products_client() -> None:
     """Close and forget the process-wide client (tests repoint `PRODUCTS_GRPC_TARGET`)."""
-    with _lock:
-        instance: ProductsClient | None = _client["instance"]
-        _client["instance"], _client["pid"] = None, None
-    if instance is not None:
-        instance.close()
+    _client.reset()
 
 
 __all__ = [

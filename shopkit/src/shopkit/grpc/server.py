@@ -13,11 +13,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection as reflection_service
 
 from shopkit.errors import ApplicationError
-from shopkit.events.runtime import stop_on_signals
 from shopkit.grpc.metrics import PrometheusServerInterceptor
 from shopkit.grpc.status import error_trailing_metadata, method_labels, status_code_for
 from shopkit.grpc.tls import peer_identity
 from shopkit.logging import get_logger
+from shopkit.process import stop_on_signals
 
 log = get_logger(__name__)
 

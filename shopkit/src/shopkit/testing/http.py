@@ -3,7 +3,30 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# What a JSON GET stand-in answers for (path, headers with lower-case names): status and body.
+JsonAnswer = Callable[[str, dict[str, str]], tuple[int, bytes]]
+
+
+def json_get_handler(answer: JsonAnswer) -> type[BaseHTTPRequestHandler]:
+    """A quiet request handler answering every GET with `answer(path, headers)` as `application/json`."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            status, body = answer(self.path, {key.lower(): value for key, value in self.headers.items()})
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+            """Quiet: pytest shows failures, not access logs."""
+
+    return Handler
 
 
 class StandInServer:

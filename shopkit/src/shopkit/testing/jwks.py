@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from shopkit.testing.http import StandInServer
+from shopkit.testing.http import StandInServer, json_get_handler
 from shopkit.testing.tokens import KeyPair
 
 PATH = "/api/.well-known/jwks.json"
@@ -22,7 +21,7 @@ class JwksServer(StandInServer):
         self._requests = 0
         # Set to an int to answer every request with that status (users in trouble).
         self.forced_status: int | None = None
-        super().__init__(self._handler_class(), name="jwks-server")
+        super().__init__(json_get_handler(self._answer), name="jwks-server")
 
     @property
     def url(self) -> str:
@@ -38,26 +37,11 @@ class JwksServer(StandInServer):
         with self._lock:
             self._keys = [pair.jwk(kid) for kid, pair in keys.items()]
 
-    def _answer(self) -> tuple[int, bytes]:
+    def _answer(self, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        if path != PATH:
+            return 404, b"{}"
         with self._lock:
             self._requests += 1
             if self.forced_status is not None:
                 return self.forced_status, b'{"title": "unavailable"}'
             return 200, json.dumps({"keys": self._keys}).encode()
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                status, body = server._answer() if self.path == PATH else (404, b"{}")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
-                return
-
-        return Handler

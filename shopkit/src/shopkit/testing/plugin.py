@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from shopkit.testing import django_configured
+from shopkit.testing.processes import free_port
+from shopkit.testing.shoppers import Shopper, new_shopper
 from shopkit.testing.tokens import access_token, signing_keypair
 from shopkit.testing.users_standin import UsersStandIn
 
@@ -54,6 +56,28 @@ def make_token() -> Callable[..., str]:
 @pytest.fixture
 def customer_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+@pytest.fixture
+def make_shopper() -> Callable[[], Shopper]:
+    """Another customer on each call (their own id, token and API client)."""
+    return new_shopper
+
+
+@pytest.fixture
+def shopper() -> Shopper:
+    return new_shopper()
+
+
+@pytest.fixture
+def products_down(settings: Any) -> Iterator[None]:
+    """Nothing listens at products' gRPC address (a port the OS just handed out and took back) until the test ends."""
+    from shopkit.grpc.products import reset_products_client
+
+    settings.PRODUCTS_GRPC_TARGET = f"127.0.0.1:{free_port()}"
+    reset_products_client()
+    yield
+    reset_products_client()
 
 
 @pytest.fixture

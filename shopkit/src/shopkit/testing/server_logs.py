@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -15,8 +14,10 @@ from typing import Any
 
 import httpx
 
-from shopkit.processes import free_port as free_port  # the log tests' import of it
 from shopkit.settings import REPO_ROOT
+from shopkit.testing.processes import child_env, free_port
+
+__all__ = ["LINE_KEYS", "ServerRun", "child_env", "free_port", "running_server"]
 
 # What every JSON line carries (docs/observability.md).
 LINE_KEYS = {"event", "level", "timestamp", "service"}
@@ -39,12 +40,6 @@ class ServerRun:
             except json.JSONDecodeError:
                 raise AssertionError(f"not a JSON line: {line!r}") from None
         return parsed
-
-
-def child_env(**overrides: str) -> dict[str, str]:
-    """The test environment for a child process, with the repository importable and `overrides` on top."""
-    inherited = os.environ  # noqa: TID251 - the child process inherits the test environment
-    return {**inherited, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "shopkit")]), **overrides}
 
 
 @contextmanager

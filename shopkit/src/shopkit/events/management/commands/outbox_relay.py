@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from shopkit.events.conf import EventSettings
 from shopkit.events.metrics import serve_metrics
 from shopkit.events.relay import OutboxRelay
-from shopkit.events.runtime import stop_on_signals
+from shopkit.process import stop_on_signals
 
 
 class Command(BaseCommand):
