@@ -75,8 +75,8 @@ RefreshToken = Annotated[str, StringConstraints(min_length=1, max_length=4096, p
 # Products keeps category slugs to 80 characters.
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=SLUG_PATTERN)]
 Price = Annotated[str, StringConstraints(pattern=PRICE_PATTERN), Field(examples=["19.99"])]
-Stock = Annotated[int, BeforeValidator(_integral), Field(ge=0, le=1_000_000, strict=True)]
-Quantity = Annotated[int, BeforeValidator(_integral), Field(ge=1, le=99, strict=True)]
+Stock = Annotated[int, Field(ge=0, le=1_000_000, strict=True), BeforeValidator(_integral)]
+Quantity = Annotated[int, Field(ge=1, le=99, strict=True), BeforeValidator(_integral)]
 ProductName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK_TEXT_PATTERN)]
 Description = Annotated[str, StringConstraints(max_length=5000, pattern=TEXT_PATTERN)]
 Search = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NOT_BLANK_TEXT_PATTERN)]
