@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from ninja import Schema
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 MONEY_PATTERN = r"^-?\d+(\.\d+)?$"
 # What products stores (max_digits=10, decimal_places=2, never negative), as a decimal string: a JSON
@@ -211,18 +212,33 @@ class ProductFilters(Pagination):
 
 
 class ProductCreateIn(Input):
+    """A new product; its stock is given as `stock_on_hand` or as `stock`, exactly one of the two."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"oneOf": [{"required": ["stock_on_hand"]}, {"required": ["stock"]}]}
+    )
+
     sku: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=SKU_PATTERN)]
     name: ProductName
     slug: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=SLUG_PATTERN)] = absent()
     description: Description = absent()
     price: Price
     currency: Currency = absent()
-    # One of the two (products answers 400 otherwise): a new product has nothing allocated, so its
-    # first `stock` is what is on hand.
+    # Exactly one of the two (products answers 400 otherwise): a new product has nothing allocated, so
+    # its first `stock` is what is on hand.
     stock_on_hand: Stock = absent()
     stock: Stock = absent()
     active: bool = absent()
     category: Slug
+
+    @model_validator(mode="after")
+    def _one_stock(self) -> ProductCreateIn:
+        given = {"stock_on_hand", "stock"} & self.model_fields_set
+        if not given:
+            raise PydanticCustomError("stock_required", "Give stock_on_hand or stock.")
+        if len(given) == 2:
+            raise PydanticCustomError("stock_twice", "Give stock_on_hand or stock, not both.")
+        return self
 
 
 class ProductPatchIn(Input):

@@ -52,6 +52,14 @@ PRODUCT = str(uuid.uuid4())
         ("POST", "/api/products", {"sku": "-S", "name": "N", "price": "1", "stock": 1, "category": "c"}, "sku"),
         ("POST", "/api/products", {"sku": "S", "name": "  ", "price": "1", "stock": 1, "category": "c"}, "name"),
         ("POST", "/api/products", {"sku": "S", "name": "N", "price": 1.5, "stock": 1, "category": "c"}, "price"),
+        # the document's oneOf: stock_on_hand or stock, exactly one
+        ("POST", "/api/products", {"sku": "S", "name": "N", "price": "1", "category": "c"}, "body"),
+        (
+            "POST",
+            "/api/products",
+            {"sku": "S", "name": "N", "price": "1", "stock": 1, "stock_on_hand": 1, "category": "c"},
+            "body",
+        ),
         ("PATCH", f"/api/products/{PRODUCT}", {"price": ""}, "price"),
         ("PATCH", f"/api/products/{PRODUCT}", {"price": "1.005"}, "price"),
         ("PATCH", f"/api/products/{PRODUCT}", {"price": "123456789"}, "price"),
