@@ -1,4 +1,7 @@
-"""ASGI entry point of the gateway service (uvicorn)."""
+"""ASGI entry point of the gateway service (uvicorn), on a Django handler without the per-request thread.
+
+One of the gateway's shortcuts through Django internals, kept and guarded (why, and how: gateway_svc/apps.py).
+"""
 
 import os
 from typing import Any
@@ -16,6 +19,8 @@ class GatewayHandler(ASGIHandler):
     joined per request even when the only such call is Django closing the response: about a seventh of
     the gateway's CPU under load (docs/BENCHMARKS.md). The gateway has no database and no session, so
     nothing it runs is tied to a thread; such calls share asgiref's one synchronous thread instead.
+    Written against Django 5.2's `ASGIHandler.__call__` (`apps.WRITTEN_FOR`); tests/test_thread_hops.py
+    fails if a request gets its own thread again.
     """
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

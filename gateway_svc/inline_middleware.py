@@ -4,7 +4,10 @@ Under ASGI, Django runs every synchronous hook of a `MiddlewareMixin` (process_r
 process_view, process_response) through `sync_to_async(thread_sensitive=True)`: a hand-off to the
 request's own worker thread and back, per hook, per request. These hooks only read and set headers
 and bump in-memory counters (no I/O), so the gateway runs them inline instead: same classes, same
-behaviour, one coroutine. Measured by `make bench` (gateway hop row).
+behaviour, one coroutine. Measured by `make bench` (gateway hop row) and docs/guides/gateway.md.
+Kept rather than rewritten as our own async middleware, and guarded: tests/test_thread_hops.py
+fails when a hook hops again, and the gateway will not start on a release of Django,
+django-prometheus or django-structlog these were not written for (gateway_svc/apps.py).
 """
 
 from __future__ import annotations

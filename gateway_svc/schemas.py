@@ -4,18 +4,50 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 MONEY_PATTERN = r"^-?\d+(\.\d+)?$"
+# What products stores (max_digits=10, decimal_places=2, never negative), as a decimal string: a JSON
+# number cannot say "at most two decimal places" exactly (0.1 + 0.2 is not 0.3).
+PRICE_PATTERN = r"^\d{1,8}(\.\d{1,2})?$"
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
-# Visible ASCII only: the key is forwarded as a header and stored by orders.
-IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
+# The products service's own rule for a SKU.
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+# Text the services can store: PostgreSQL text holds no NUL, and every body parser refuses one
+# (shopkit.parsers). The second form is for text the services trim and require: not blank.
+TEXT_PATTERN = r"^[^\x00]*$"
+NOT_BLANK_TEXT_PATTERN = r"^[^\x00]*[^\x00\s][^\x00]*$"
+# Visible ASCII only: the key is forwarded as a header and stored by orders; a refresh token is a JWT.
+VISIBLE_ASCII_PATTERN = r"^[\x21-\x7e]+$"
+IDEMPOTENCY_KEY_PATTERN = VISIBLE_ASCII_PATTERN
+
+
+class Input(Schema):
+    """A request body: the documented fields only (`additionalProperties: false`), anything else a 400."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's `integer` includes 6.0: take it as 6 (and forward 6), refuse 6.5, "6" and true."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _wire_bool(value: Any) -> Any:
+    """A query flag as OpenAPI serializes a boolean: `true` or `false`, nothing pydantic would also read."""
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError("Input should be true or false.")
 
 
 def absent() -> Any:
@@ -37,14 +69,19 @@ Email = Annotated[
     AfterValidator(_valid_email),
     Field(json_schema_extra={"format": "email"}),
 ]
-Name = Annotated[str, StringConstraints(max_length=150)]
-NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=128)]
-AnyPassword = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-RefreshToken = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
-Slug = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=SLUG_PATTERN)]
-Price = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
-Stock = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
-Quantity = Annotated[int, Field(ge=1, le=99, strict=True)]
+Name = Annotated[str, StringConstraints(max_length=150, pattern=TEXT_PATTERN)]
+NewPassword = Annotated[str, StringConstraints(min_length=8, max_length=128, pattern=TEXT_PATTERN)]
+AnyPassword = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=TEXT_PATTERN)]
+RefreshToken = Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=VISIBLE_ASCII_PATTERN)]
+# Products keeps category slugs to 80 characters.
+Slug = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=SLUG_PATTERN)]
+Price = Annotated[str, StringConstraints(pattern=PRICE_PATTERN), Field(examples=["19.99"])]
+Stock = Annotated[int, Field(ge=0, le=1_000_000, strict=True), BeforeValidator(_integral)]
+Quantity = Annotated[int, Field(ge=1, le=99, strict=True), BeforeValidator(_integral)]
+ProductName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NOT_BLANK_TEXT_PATTERN)]
+Description = Annotated[str, StringConstraints(max_length=5000, pattern=TEXT_PATTERN)]
+Search = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NOT_BLANK_TEXT_PATTERN)]
+QueryBool = Annotated[bool, BeforeValidator(_wire_bool)]
 Money = Annotated[str, Field(pattern=MONEY_PATTERN, examples=["19.99"])]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Ordering = Literal["price", "-price", "name", "-name", "created_at", "-created_at"]
@@ -64,19 +101,19 @@ class Problem(Schema):
 
 
 # -- accounts -------------------------------------------------------------------------------------
-class RegisterIn(Schema):
+class RegisterIn(Input):
     email: Email
     password: NewPassword
     first_name: Name = ""
     last_name: Name = ""
 
 
-class LoginIn(Schema):
+class LoginIn(Input):
     email: Email
     password: AnyPassword
 
 
-class RefreshIn(Schema):
+class RefreshIn(Input):
     refresh: RefreshToken
 
 
@@ -96,12 +133,12 @@ class UserOut(Schema):
     date_joined: datetime
 
 
-class ProfilePatchIn(Schema):
+class ProfilePatchIn(Input):
     first_name: Name = absent()
     last_name: Name = absent()
 
 
-class PasswordChangeIn(Schema):
+class PasswordChangeIn(Input):
     current_password: AnyPassword
     new_password: NewPassword
 
@@ -158,12 +195,14 @@ class Pagination(Schema):
 
 
 class ProductFilters(Pagination):
-    category: Slug | None = None
-    min_price: Price | None = None
-    max_price: Price | None = None
-    in_stock: bool | None = None
-    search: Annotated[str, StringConstraints(max_length=100)] | None = None
-    ordering: Ordering | None = None
+    """Each filter is left out or given a value: a query string has no null, and an empty value is refused."""
+
+    category: Slug = absent()
+    min_price: Price = absent()
+    max_price: Price = absent()
+    in_stock: QueryBool = absent()
+    search: Search = absent()
+    ordering: Ordering = absent()
 
     def as_params(self) -> dict[str, str]:
         params: dict[str, str] = {}
@@ -172,29 +211,42 @@ class ProductFilters(Pagination):
         return params
 
 
-class ProductCreateIn(Schema):
-    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+class ProductCreateIn(Input):
+    """A new product; its stock is given as `stock_on_hand` or as `stock`, exactly one of the two."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"oneOf": [{"required": ["stock_on_hand"]}, {"required": ["stock"]}]}
+    )
+
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=SKU_PATTERN)]
+    name: ProductName
     slug: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=SLUG_PATTERN)] = absent()
-    description: Annotated[str, StringConstraints(max_length=5000)] = absent()
+    description: Description = absent()
     price: Price
     currency: Currency = absent()
-    # One of the two (products answers 400 otherwise): a new product has nothing allocated, so its
-    # first `stock` is what is on hand.
+    # Exactly one of the two (products answers 400 otherwise): a new product has nothing allocated, so
+    # its first `stock` is what is on hand.
     stock_on_hand: Stock = absent()
     stock: Stock = absent()
     active: bool = absent()
     category: Slug
 
+    @model_validator(mode="after")
+    def _one_stock(self) -> ProductCreateIn:
+        given = {"stock_on_hand", "stock"} & self.model_fields_set
+        if not given:
+            raise PydanticCustomError("stock_required", "Give stock_on_hand or stock.")
+        if len(given) == 2:
+            raise PydanticCustomError("stock_twice", "Give stock_on_hand or stock, not both.")
+        return self
 
-class ProductPatchIn(Schema):
+
+class ProductPatchIn(Input):
     """Staff set stock on hand only: available (`stock`) and allocated follow from it and from checkouts,
-    and writing either with a value read earlier would sell units twice. Unknown fields are refused."""
+    and writing either with a value read earlier would sell units twice."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] = absent()
-    description: Annotated[str, StringConstraints(max_length=5000)] = absent()
+    name: ProductName = absent()
+    description: Description = absent()
     price: Price = absent()
     stock_on_hand: Stock = absent()
     active: bool = absent()
@@ -202,12 +254,12 @@ class ProductPatchIn(Schema):
 
 
 # -- cart -----------------------------------------------------------------------------------------
-class CartItemIn(Schema):
+class CartItemIn(Input):
     product_id: uuid.UUID
     quantity: Quantity
 
 
-class CartQuantityIn(Schema):
+class CartQuantityIn(Input):
     quantity: Quantity
 
 

@@ -18,7 +18,7 @@ import ssl
 import time
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 import pybreaker
@@ -58,6 +58,14 @@ _FORWARDED_REQUEST_HEADERS = ("Authorization",)
 # What can be sent on as it came: visible ASCII and spaces (every token scheme fits), bounded.
 _FORWARDABLE_VALUE = re.compile(r"[\x20-\x7e]{1,8192}")
 _FORWARDED_RESPONSE_HEADERS = ("Retry-After", "WWW-Authenticate")
+
+
+class CallOptions(TypedDict, total=False):
+    """What a route adds to a downstream call: query parameters, a JSON body, its own headers."""
+
+    params: Mapping[str, str] | None
+    json_body: Any
+    headers: Mapping[str, str] | None
 
 
 def base_url(upstream: Upstream) -> str:
@@ -210,14 +218,7 @@ async def _send(outgoing: httpx.Request) -> httpx.Response:
 
 
 async def call(
-    request: HttpRequest,
-    upstream: Upstream,
-    method: str,
-    path: str,
-    *,
-    params: Mapping[str, str] | None = None,
-    json_body: Any = None,
-    headers: Mapping[str, str] | None = None,
+    request: HttpRequest, upstream: Upstream, method: str, path: str, **options: Unpack[CallOptions]
 ) -> httpx.Response:
     """One call through the upstream's circuit breaker; raises a gateway error instead of failing slowly."""
     # Built (headers checked, body encoded) before the breaker: a request that cannot be sent is the
@@ -225,9 +226,9 @@ async def call(
     outgoing = client().build_request(
         method,
         f"{base_url(upstream)}{path}",
-        headers=_request_headers(request, headers),
-        params=params,
-        json=json_body,
+        headers=_request_headers(request, options.get("headers")),
+        params=options.get("params"),
+        json=options.get("json_body"),
     )
     outcome: str | None = None
     started = time.perf_counter()
@@ -304,20 +305,6 @@ def to_django(response: httpx.Response) -> HttpResponse:
         if value := response.headers.get(name):
             converted[name] = value
     return converted
-
-
-async def forward(
-    request: HttpRequest,
-    upstream: Upstream,
-    method: str,
-    path: str,
-    *,
-    params: Mapping[str, str] | None = None,
-    json_body: Any = None,
-    headers: Mapping[str, str] | None = None,
-) -> HttpResponse:
-    """Call the upstream and answer with what it said."""
-    return to_django(await call(request, upstream, method, path, params=params, json_body=json_body, headers=headers))
 
 
 async def probe(upstream: Upstream) -> str:

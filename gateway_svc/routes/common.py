@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from django.http import HttpRequest, HttpResponse
 
 from gateway_svc import ratelimits
 from gateway_svc.schemas import Problem
-from gateway_svc.upstream import Upstream, forward
+from gateway_svc.upstream import CallOptions, Upstream, call, to_django
 
 
 def with_errors(ok: dict[int, Any], *statuses: int) -> dict[int, Any]:
@@ -18,15 +17,8 @@ def with_errors(ok: dict[int, Any], *statuses: int) -> dict[int, Any]:
 
 
 async def proxy(
-    request: HttpRequest,
-    upstream: Upstream,
-    method: str,
-    path: str,
-    *,
-    params: Mapping[str, str] | None = None,
-    json_body: Any = None,
-    headers: Mapping[str, str] | None = None,
+    request: HttpRequest, upstream: Upstream, method: str, path: str, **options: Unpack[CallOptions]
 ) -> HttpResponse:
     """The general per-client limit, then the downstream call; its answer is the gateway's."""
     await ratelimits.enforce_default(request)
-    return await forward(request, upstream, method, path, params=params, json_body=json_body, headers=headers)
+    return to_django(await call(request, upstream, method, path, **options))

@@ -79,6 +79,31 @@ def test_openapi_marks_ids_as_uuids_and_token_routes_as_secured(gateway: Gateway
     assert "security" not in paths["/api/categories"]["get"]
 
 
+def test_openapi_bodies_admit_only_what_the_gateway_accepts(gateway: Gateway) -> None:
+    # when
+    document = gateway.get("/api/openapi.json").json()
+
+    # then: no unknown properties, no unbounded integer, no text with NUL, money as a bounded decimal string
+    schemas = document["components"]["schemas"]
+    bodies = [
+        operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+        for operations in document["paths"].values()
+        for operation in operations.values()
+        if "requestBody" in operation
+    ]
+    assert len(bodies) == 10
+    for name in bodies:
+        assert schemas[name]["additionalProperties"] is False, name
+        for field, prop in schemas[name]["properties"].items():
+            if prop["type"] == "integer":
+                assert {"minimum", "maximum"} <= set(prop), (name, field)
+            if prop["type"] == "string":
+                assert {"pattern", "format", "enum"} & set(prop), (name, field)
+    assert schemas["ProductPatchIn"]["properties"]["price"]["pattern"] == r"^\d{1,8}(\.\d{1,2})?$"
+    [max_price] = [p for p in document["paths"]["/api/products"]["get"]["parameters"] if p["name"] == "max_price"]
+    assert (max_price["required"], max_price["schema"]["type"]) == (False, "string")
+
+
 def test_docs_page_is_served(gateway: Gateway) -> None:
     response = gateway.get("/api/docs")
     assert response.status_code == 200

@@ -42,6 +42,29 @@ PRODUCT = str(uuid.uuid4())
         # available stock and the allocation are never set by staff: a value read earlier would sell twice
         ("PATCH", f"/api/products/{PRODUCT}", {"price": "1.00", "stock": 3}, "stock"),
         ("PATCH", f"/api/products/{PRODUCT}", {"stock_allocated": 0}, "stock_allocated"),
+        # what the schema forbids (additionalProperties: false, patterns) the gateway refuses, and the reverse
+        ("POST", "/api/auth/register", {"email": "a@example.com", "password": "long-enough-1", "role": "x"}, "role"),
+        ("POST", "/api/auth/refresh", {"refresh": "   "}, "refresh"),
+        ("PATCH", "/api/users/me", {"first_name": "Ada", "is_staff": True}, "is_staff"),
+        ("POST", "/api/cart/items", {"product_id": PRODUCT, "quantity": 1, "note": "x"}, "note"),
+        ("POST", "/api/cart/items", {"product_id": PRODUCT, "quantity": 6.5}, "quantity"),
+        ("POST", "/api/cart/items", {"product_id": PRODUCT, "quantity": True}, "quantity"),
+        ("POST", "/api/cart/items", {"product_id": PRODUCT, "quantity": "6"}, "quantity"),
+        ("POST", "/api/products", {"sku": "-S", "name": "N", "price": "1", "stock": 1, "category": "c"}, "sku"),
+        ("POST", "/api/products", {"sku": "S", "name": "  ", "price": "1", "stock": 1, "category": "c"}, "name"),
+        ("POST", "/api/products", {"sku": "S", "name": "N", "price": 1.5, "stock": 1, "category": "c"}, "price"),
+        # the document's oneOf: stock_on_hand or stock, exactly one
+        ("POST", "/api/products", {"sku": "S", "name": "N", "price": "1", "category": "c"}, "body"),
+        (
+            "POST",
+            "/api/products",
+            {"sku": "S", "name": "N", "price": "1", "stock": 1, "stock_on_hand": 1, "category": "c"},
+            "body",
+        ),
+        ("PATCH", f"/api/products/{PRODUCT}", {"price": ""}, "price"),
+        ("PATCH", f"/api/products/{PRODUCT}", {"price": "1.005"}, "price"),
+        ("PATCH", f"/api/products/{PRODUCT}", {"price": "123456789"}, "price"),
+        ("PATCH", f"/api/products/{PRODUCT}", {"category": "c" * 81}, "category"),
     ],
 )
 def test_invalid_body_is_400_with_field_errors_and_no_upstream_call(
@@ -74,6 +97,14 @@ def test_invalid_body_is_400_with_field_errors_and_no_upstream_call(
         ({"in_stock": "maybe"}, "in_stock"),
         ({"min_price": "abc"}, "min_price"),
         ({"max_price": "-5"}, "max_price"),
+        ({"max_price": ""}, "max_price"),
+        ({"min_price": "1.234"}, "min_price"),
+        ({"in_stock": "1"}, "in_stock"),
+        ({"in_stock": ""}, "in_stock"),
+        ({"search": ""}, "search"),
+        ({"search": "   "}, "search"),
+        ({"search": "a\x00b"}, "search"),
+        ({"category": ""}, "category"),
     ],
 )
 def test_invalid_product_filters_are_400_without_upstream_call(
@@ -121,6 +152,43 @@ def test_malformed_uuid_in_path_is_404(
 
     # then
     assert_problem(response, 404)
+    assert upstream.received == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "sent"),
+    [
+        ("/api/cart/items", {"product_id": PRODUCT, "quantity": 6.0}, {"product_id": PRODUCT, "quantity": 6}),
+        (f"/api/cart/items/{PRODUCT}", {"quantity": 2.0}, {"quantity": 2}),
+    ],
+)
+def test_an_integral_number_is_an_integer_as_json_schema_says(
+    gateway: Gateway, upstream: StubUpstream, customer_auth: dict[str, str], path: str, body: Any, sent: Any
+) -> None:
+    # given: JSON Schema's `integer` admits 6.0, so the gateway takes it and forwards the integer
+    method = "POST" if path == "/api/cart/items" else "PATCH"
+    upstream.reply(method, path, body={"lines": [], "total": "0.00", "currency": "USD"})
+
+    # when
+    response = gateway.request(method, path, json=body, headers=customer_auth)
+
+    # then
+    assert response.status_code == 200
+    [forwarded] = upstream.calls(method, path)
+    assert forwarded.body == sent
+
+
+@pytest.mark.parametrize("body", [b"[]", b'[{"first_name": "Ada"}]', b"null", b'"Ada"'])
+def test_a_body_that_is_not_an_object_is_400(
+    gateway: Gateway, upstream: StubUpstream, customer_auth: dict[str, str], body: bytes
+) -> None:
+    # when: the schema says `type: object` for every body
+    response = gateway.request(
+        "PATCH", "/api/users/me", content=body, headers={**customer_auth, "content-type": "application/json"}
+    )
+
+    # then
+    assert assert_problem(response, 400)["detail"] == "The body must be a JSON object."
     assert upstream.received == []
 
 
