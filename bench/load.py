@@ -27,8 +27,8 @@ def _ms(text: str) -> float:
 
 def wrk(url: str, *, seconds: int, connections: int, threads: int = 2) -> Load:
     """One wrk run; non-2xx answers are counted as errors (a benchmark of errors measures nothing)."""
-    out = subprocess.run(  # noqa: S603 - wrk, our own arguments
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],  # noqa: S607
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
         capture_output=True,
         text=True,
         check=True,

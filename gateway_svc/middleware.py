@@ -78,7 +78,7 @@ def _too_large() -> HttpResponse:
 
 
 @sync_and_async_middleware
-def BodyLimitMiddleware(  # noqa: N802 - named like the class middleware it stands beside in MIDDLEWARE
+def BodyLimitMiddleware(
     get_response: Callable[[HttpRequest], Any],
 ) -> Callable[[HttpRequest], Any]:
     """Answers 413 for a body `GatewayASGI` cut short, before any view reads the truncated bytes."""

@@ -25,7 +25,7 @@ BASE_CANDIDATES = ("main", "origin/main")
 
 
 def _git(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)  # noqa: S603, S607
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
 def base_ref(root: Path) -> str:
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             stale.unlink()
         for name, text in generated.items():
             (directory / name).write_text(text)
-        print(f"wrote {len(generated)} files to {EVENTS_DIR}")  # noqa: T201 - a command-line tool's answer
+        print(f"wrote {len(generated)} files to {EVENTS_DIR}")
         return 0
     ref = base_ref(root)
     problems = [
@@ -109,9 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         *(f"incompatible with {ref}: {p}" for p in compatibility_problems(published_schemas(root, ref), generated)),
     ]
     for problem in problems:
-        print(f"check_event_schemas: {problem}", file=sys.stderr)  # noqa: T201
+        print(f"check_event_schemas: {problem}", file=sys.stderr)
     if not problems:
-        print(f"event schemas: {len(generated)} files fresh, published versions compatible with {ref}")  # noqa: T201
+        print(f"event schemas: {len(generated)} files fresh, published versions compatible with {ref}")
     return 1 if problems else 0
 
 

@@ -69,7 +69,7 @@ def run(suite: Suite, extra: list[str]) -> tuple[int, float]:
     started = time.monotonic()
     sys.stdout.write(f"\n=== {suite.name}: {' '.join(argv[2:])}\n")
     sys.stdout.flush()
-    code = subprocess.call(argv, cwd=ROOT, env=suite_env(suite))  # noqa: S603 - our own pytest
+    code = subprocess.call(argv, cwd=ROOT, env=suite_env(suite))
     return code, time.monotonic() - started
 
 

@@ -62,7 +62,7 @@ JWT_REFRESH_TTL_SECONDS = env.int("JWT_REFRESH_TTL_SECONDS", default=14 * 24 * 3
 SHOP_DEMO_STAFF_EMAIL = env.str("SHOP_DEMO_STAFF_EMAIL", default="" if is_production() else "staff@example.com")
 SHOP_DEMO_STAFF_PASSWORD = env.str(
     "SHOP_DEMO_STAFF_PASSWORD",
-    default="" if is_production() else "staff-demo-pass",  # noqa: S106 - dev default
+    default="" if is_production() else "staff-demo-pass",
 )
 if SHOP_DEMO_STAFF_PASSWORD:
     require_strong_secret("SHOP_DEMO_STAFF_PASSWORD", SHOP_DEMO_STAFF_PASSWORD, min_length=PERSON_PASSWORD_MIN_LENGTH)

@@ -40,7 +40,7 @@ def _poll(check: Callable[[], bool], *, what: str) -> None:
 def _runs(metrics_port: int) -> float:
     """shop_order_expiry_runs_total{outcome="ok"} as the process serves it, or -1 while it does not answer."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=1) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=1) as response:
             text = response.read().decode()
     except (urllib.error.URLError, OSError):
         return -1.0
@@ -67,7 +67,7 @@ def _expirer(grpc_pki: GrpcTestPki, fake: FakeProducts, *, metrics_port: int) ->
         "GRPC_TLS_CERT_FILE": str(own.cert),
         "GRPC_TLS_KEY_FILE": str(own.key),
     }
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
+    process = subprocess.Popen(
         [sys.executable, str(ROOT / "order_svc" / "manage.py"), "expire_pending_orders", "--every", "0.2"],
         cwd=ROOT,
         env=env,

@@ -305,7 +305,7 @@ def stock_reserve(*, order_id: uuid.UUID, lines: Iterable[tuple[uuid.UUID, int]]
             result = StockReservation(reservation=created, lines=_allocate_lines(created, wanted), replayed=False)
         else:
             existing = existing or reservation_get(order_id=order_id)
-            assert existing is not None  # noqa: S101 - _reservation_create saw it
+            assert existing is not None
             if existing.status in Reservation.ALLOCATING:
                 result = _replay(existing)
             else:

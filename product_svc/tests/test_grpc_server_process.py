@@ -63,7 +63,7 @@ def _server_process(
     }
     if connection.vendor == "postgresql":
         env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    process = subprocess.Popen(
         [sys.executable, "-m", "product_svc.grpc_server"],
         cwd=ROOT,
         env=env,
@@ -97,7 +97,7 @@ def test_the_server_process_serves_health_and_metrics_and_stops_on_sigterm(
     grpc_port, metrics_port = free_port(), free_port()
     with _server_process(grpc_pki, grpc_port=grpc_port, metrics_port=metrics_port) as process:
         # when
-        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2) as response:
             metrics = response.read().decode()
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=15)
@@ -149,7 +149,7 @@ def test_the_server_process_refuses_to_start_without_its_certificate(
     }
 
     # when
-    result = subprocess.run(  # noqa: S603 - our own interpreter and module
+    result = subprocess.run(
         [sys.executable, "-m", "product_svc.grpc_server"], cwd=ROOT, env=env, capture_output=True, timeout=60
     )
 

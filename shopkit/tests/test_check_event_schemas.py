@@ -13,8 +13,8 @@ from tools import check_event_schemas
 
 
 def _git(root: Path, *args: str) -> None:
-    subprocess.run(  # noqa: S603 - git on the test's own repository
-        ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],  # noqa: S607
+    subprocess.run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
         cwd=root,
         check=True,
         capture_output=True,

@@ -203,7 +203,7 @@ def _middleware(settings_module: str, **env: str) -> list[str]:
     """MIDDLEWARE of a service's settings imported in a fresh interpreter with `env` set."""
     root = Path(__file__).resolve().parents[2]
     code = "import importlib, json, sys; print(json.dumps(importlib.import_module(sys.argv[1]).MIDDLEWARE))"
-    result = subprocess.run(  # noqa: S603 - this interpreter and a module name of ours
+    result = subprocess.run(
         [sys.executable, "-c", code, settings_module],
         env={
             **os.environ,  # noqa: TID251 - the child process inherits the test environment

@@ -142,7 +142,7 @@ def test_production_refuses_a_placeholder_kafka_password_at_start(password: str,
     }
 
     # when
-    result = subprocess.run(  # noqa: S603 - our own interpreter
+    result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True, timeout=60, check=False
     )
 
@@ -191,7 +191,7 @@ def test_tansu_refuses_cert_and_key_together_so_it_never_serves_tls(tmp_path: An
     argv = tansu_argv(free_port(), "--cert", str(tmp_path / "kafka.crt"), "--key", str(tmp_path / "kafka.key"))
 
     # when
-    result = subprocess.run(  # noqa: S603 - the vendored broker binary, fixed arguments
+    result = subprocess.run(
         argv,
         capture_output=True,
         timeout=30,

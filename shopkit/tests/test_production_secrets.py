@@ -170,7 +170,7 @@ def test_strong_secrets_pass_the_checks() -> None:
     env = _production_env(DJANGO_SETTINGS_MODULE="shopkit_tests.settings")
 
     # when
-    result = subprocess.run(  # noqa: S603 - Django's own command line
+    result = subprocess.run(
         [sys.executable, "-m", "django", "check", "--deploy"],
         env=env,
         cwd=ROOT,

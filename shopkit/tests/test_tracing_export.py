@@ -116,7 +116,7 @@ def start_child() -> Iterator[Callable[[str], Child]]:
         }
         for name in ("OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_BSP_EXPORT_TIMEOUT"):
             env.pop(name, None)
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter running the script above
+        proc = subprocess.Popen(
             [sys.executable, "-c", CHILD],
             env=env,
             cwd=ROOT,

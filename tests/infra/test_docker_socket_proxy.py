@@ -85,7 +85,7 @@ class EngineStandIn:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _handle
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         class Server(socketserver.ThreadingUnixStreamServer):

@@ -52,14 +52,14 @@ class WebhookReceiver(StandInServer):
         lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with lock:
                     received.append(json.loads(body))
                 self.send_response(200)
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self.received = received
@@ -118,9 +118,7 @@ class Stack:
             *args,
         ]
         env = {**self.engine.env, "STACK_PROMETHEUS_CONFIG": str(self.workdir / "prometheus.yml")}
-        result = subprocess.run(  # noqa: S603 - our own compose command
-            argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout, check=False
-        )
+        result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(args)}: exit {result.returncode}\n{result.stdout}\n{result.stderr}")
         return result

@@ -99,7 +99,7 @@ def _seconds(started: str, finished: str) -> float:
 
 def _register(api: httpx.Client) -> dict[str, str]:
     email = f"stack-{uuid.uuid4().hex[:12]}@example.com"
-    password = "correct-horse-battery-9"  # noqa: S105  # pragma: allowlist secret
+    password = "correct-horse-battery-9"  # pragma: allowlist secret
     registered = api.post("/api/auth/register", json={"email": email, "password": password, "first_name": "Ada"})
     assert registered.status_code == 201, registered.text
     tokens = api.post("/api/auth/login", json={"email": email, "password": password})

@@ -11,7 +11,7 @@ from django.db import migrations, models
 from django.db.models import F, Sum
 
 
-def split_stock(apps, schema_editor):  # noqa: ANN001, ANN201 - migration signature
+def split_stock(apps, schema_editor):
     Product = apps.get_model("catalog", "Product")
     Reservation = apps.get_model("catalog", "Reservation")
     ReservationLine = apps.get_model("catalog", "ReservationLine")
@@ -27,7 +27,7 @@ def split_stock(apps, schema_editor):  # noqa: ANN001, ANN201 - migration signat
     Reservation.objects.filter(status="held").update(status="confirmed")
 
 
-def join_stock(apps, schema_editor):  # noqa: ANN001, ANN201 - migration signature
+def join_stock(apps, schema_editor):
     Product = apps.get_model("catalog", "Product")
     Reservation = apps.get_model("catalog", "Reservation")
     Product.objects.update(stock_old=F("stock_on_hand") - F("stock_allocated"))

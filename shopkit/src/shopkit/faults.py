@@ -222,7 +222,7 @@ _retry_at = 0.0
 
 def _get_client() -> OpenFeatureClient | None:
     """The faults' OpenFeature client, or None when faults are not allowed here (or failed to start lately)."""
-    global _retry_at  # noqa: PLW0603
+    global _retry_at
     if (started := _flags.peek()) is not None:
         return started.client
     if not faults_allowed() or time.monotonic() < _retry_at:
@@ -286,7 +286,7 @@ _leak_lock = threading.Lock()
 
 def apply_memory_leak(name: str) -> int:
     """Keep the fault's KiB for good (bounded by MEMORY_LEAK_CAP_BYTES); returns the bytes kept so far."""
-    global _leaked_bytes  # noqa: PLW0603
+    global _leaked_bytes
     kibibytes = fault_value(name, 0)
     if kibibytes <= 0:
         return _leaked_bytes
@@ -393,6 +393,6 @@ class FaultMiddleware(DualModeMiddleware):
 def reset() -> None:
     """Stop this process's provider (tests, or a process that changed SHOP_FAULTS_FILE); the next check starts
     it again."""
-    global _retry_at  # noqa: PLW0603
+    global _retry_at
     _retry_at = 0.0
     _flags.reset()

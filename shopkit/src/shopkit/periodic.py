@@ -35,5 +35,5 @@ class PeriodicTasks:
                 close_old_connections()
             try:
                 import_string(path)()
-            except Exception:  # noqa: BLE001 - a periodic job must not end the loop that runs it
+            except Exception:
                 log.exception("periodic_task_failed", task=path)

@@ -70,7 +70,7 @@ class Command(BaseCommand):
                 close_old_connections()
                 try:
                     self._expire(older_than)
-                except Exception:  # noqa: BLE001 - one failed run (the database down) must not end the process
+                except Exception:
                     expiry_metrics().runs.labels(outcome="failed").inc()
                     log.exception("pending_orders_expiry_failed")
                 stop.wait(every)

@@ -332,7 +332,7 @@ class EventConsumer:
                 outcome = self._handle(event, handler)
             except (OperationalError, InterfaceError) as exc:
                 self._database_failed(message, exc)
-            except Exception as exc:  # noqa: BLE001 - handlers may raise anything; retried, then dead-lettered
+            except Exception as exc:
                 last_error = exc
                 log.warning(
                     "event_handler_failed",

@@ -134,7 +134,7 @@ class FakeProducts(product_pb2_grpc.ProductServiceServicer):
         """What the real service does when a held reservation's time is up: its units go back."""
         with self._lock:
             reservation = self.reservations[str(order_id)]
-            assert reservation.status == HELD, reservation.status  # noqa: S101 - test API misuse
+            assert reservation.status == HELD, reservation.status
             self._give_back(reservation)
             reservation.status = EXPIRED
 

@@ -15,7 +15,7 @@ def json_get_handler(answer: JsonAnswer) -> type[BaseHTTPRequestHandler]:
     """A quiet request handler answering every GET with `answer(path, headers)` as `application/json`."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             status, body = answer(self.path, {key.lower(): value for key, value in self.headers.items()})
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -23,7 +23,7 @@ def json_get_handler(answer: JsonAnswer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        def log_message(self, format: str, *args: Any) -> None:
             """Quiet: pytest shows failures, not access logs."""
 
     return Handler
