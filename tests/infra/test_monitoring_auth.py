@@ -24,7 +24,7 @@ import yaml
 
 from tests.infra.support import ALERTMANAGER_FILE, COMPOSE_DIR, GRAFANA_DIR, PROMETHEUS_DIR, load_compose, require_tool
 
-PASSWORD = "a-test-only-monitoring-password"
+PASSWORD = "a-test-only-monitoring-password"  # made up for this test  # pragma: allowlist secret
 WRONG = ("prometheus", "not-the-password")
 DOCKER_PROXY_SOCKET = "unix:///run/docker-proxy/docker.sock"
 
