@@ -19,7 +19,7 @@ from django.db import close_old_connections
 from order_svc.orders.metrics import expiry_metrics
 from order_svc.orders.services import order_expire_pending
 from shopkit.events.metrics import serve_metrics
-from shopkit.events.runtime import stop_on_signals
+from shopkit.process import stop_on_signals
 
 log = structlog.get_logger(__name__)
 
