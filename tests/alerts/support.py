@@ -16,6 +16,7 @@ import httpx
 
 from shopkit.ports import for_tests
 from shopkit.testing import polling
+from shopkit.testing.customers import Customer, register_customer
 from shopkit.testing.faults import faults_cli
 
 # The suite's shop runs on the tests' port block (tests/alerts/conftest.py), not on make run's.
@@ -143,25 +144,8 @@ class Alertmanager:
 # --- load --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Customer:
-    email: str
-    password: str
-    access: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access}"}
-
-
 def register(client: httpx.Client) -> Customer:
-    email = f"alerts-{uuid.uuid4().hex[:12]}@example.com"
-    password = "correct-horse-battery-9"
-    registered = client.post("/api/auth/register", json={"email": email, "password": password, "first_name": "Al"})
-    assert registered.status_code == 201, registered.text
-    tokens = client.post("/api/auth/login", json={"email": email, "password": password})
-    assert tokens.status_code == 200, tokens.text
-    return Customer(email, password, tokens.json()["access"])
+    return register_customer(client, prefix="alerts", first_name="Al")
 
 
 @dataclass

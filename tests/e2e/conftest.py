@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import redis
 
 from shopkit import processes
 from shopkit.ports import for_tests
+from shopkit.testing.customers import Customer, register_customer, sign_in
 from tests.e2e.otlp import OtlpReceiver
 from tests.e2e.tcpproxy import TcpProxy
 from tools.shoprun import DOMAIN_SERVICES, Stack
@@ -165,39 +165,13 @@ def api(shop: Shop) -> Iterator[httpx.Client]:
         yield client
 
 
-@dataclass
-class Customer:
-    email: str
-    password: str
-    access: str
-    refresh: str
-    id: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access}"}
-
-
 @pytest.fixture
 def new_customer(api: httpx.Client) -> Callable[[], Customer]:
-    def make() -> Customer:
-        email = f"e2e-{uuid.uuid4().hex[:12]}@example.com"
-        password = "correct-horse-battery-9"
-        registered = api.post("/api/auth/register", json={"email": email, "password": password, "first_name": "Eve"})
-        assert registered.status_code == 201, registered.text
-        tokens = api.post("/api/auth/login", json={"email": email, "password": password})
-        assert tokens.status_code == 200, tokens.text
-        body = tokens.json()
-        return Customer(email, password, body["access"], body["refresh"], registered.json()["id"])
-
-    return make
+    return lambda: register_customer(api, prefix="e2e")
 
 
 @pytest.fixture
 def staff(api: httpx.Client) -> Customer:
     email = os.environ.get("SHOP_DEMO_STAFF_EMAIL", "staff@example.com")
     password = os.environ.get("SHOP_DEMO_STAFF_PASSWORD", "staff-demo-pass")
-    tokens = api.post("/api/auth/login", json={"email": email, "password": password})
-    assert tokens.status_code == 200, tokens.text
-    me = api.get("/api/users/me", headers={"Authorization": f"Bearer {tokens.json()['access']}"})
-    return Customer(email, password, tokens.json()["access"], tokens.json()["refresh"], me.json()["id"])
+    return sign_in(api, email, password)

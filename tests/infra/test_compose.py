@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from shopkit.ports import DEFAULT
 from tests.infra.support import (
     COMPOSE_DIR,
     COMPOSE_FILE,
@@ -285,14 +286,7 @@ def test_gateway_believes_forwarded_for_only_from_the_edge_network() -> None:
 def test_worker_metrics_listen_on_the_network_only_where_prometheus_scrapes_them() -> None:
     workers = {name: environment(s) for name, s in services().items() if "METRICS_PORT" in environment(s)}
 
-    assert set(workers) == {
-        "products-grpc",
-        "users-relay",
-        "orders-relay",
-        "carts-consumer",
-        "products-consumer",
-        "orders-expirer",
-    }
+    assert set(workers) == set(DEFAULT.worker_metrics())
     assert {name: env.get("METRICS_BIND") for name, env in workers.items()} == dict.fromkeys(workers, "0.0.0.0")  # noqa: S104
 
 

@@ -43,14 +43,7 @@ def test_composes_container_ports_are_the_defaults_of_shopkit_ports() -> None:
         "kafka": int(services["users"]["environment"]["KAFKA_BOOTSTRAP_SERVERS"].rsplit(":", 1)[1]),
         **{
             f"{name.replace('-', '_')}_metrics": int(services[name]["environment"]["METRICS_PORT"])
-            for name in (
-                "products-grpc",
-                "users-relay",
-                "orders-relay",
-                "carts-consumer",
-                "products-consumer",
-                "orders-expirer",
-            )
+            for name in DEFAULT.worker_metrics()
         },
         "prometheus": int(services["prometheus"]["ports"][0].rsplit(":", 1)[1]),
         "alertmanager": int(services["alertmanager"]["ports"][0].rsplit(":", 1)[1]),
@@ -70,15 +63,8 @@ def test_composes_prometheus_scrapes_each_process_on_its_default_port() -> None:
     assert jobs["gateway"] == [f"gateway:{DEFAULT.gateway}"]
     for name in DOMAIN_SERVICES:
         assert jobs[name] == [f"{name}:{DEFAULT.service(name)}"]
-    for job in (
-        "products-grpc",
-        "users-relay",
-        "orders-relay",
-        "carts-consumer",
-        "products-consumer",
-        "orders-expirer",
-    ):
-        assert jobs[job] == [f"{job}:{DEFAULT.all()[job.replace('-', '_') + '_metrics']}"]
+    for job, port in DEFAULT.worker_metrics().items():
+        assert jobs[job] == [f"{job}:{port}"]
     assert jobs["prometheus"] == [f"localhost:{DEFAULT.prometheus}"]
     assert jobs["alertmanager"] == [f"alertmanager:{DEFAULT.alertmanager}"]
 

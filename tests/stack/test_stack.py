@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import yaml
 
+from shopkit.ports import DEFAULT
+from shopkit.testing.customers import register_customer
 from tests.infra.dashboards import dashboard_queries
 from tests.stack.support import COMPOSE_FILE, Stack, poll
 
@@ -27,12 +29,7 @@ SHOP_SERVICES = (
     "products",
     "orders",
     "carts",
-    "products-grpc",
-    "users-relay",
-    "orders-relay",
-    "carts-consumer",
-    "products-consumer",
-    "orders-expirer",
+    *DEFAULT.worker_metrics(),
 )
 ONE_SHOT = (
     "shop-image",
@@ -97,16 +94,6 @@ def _seconds(started: str, finished: str) -> float:
     return (parse(finished) - parse(started)).total_seconds()
 
 
-def _register(api: httpx.Client) -> dict[str, str]:
-    email = f"stack-{uuid.uuid4().hex[:12]}@example.com"
-    password = "correct-horse-battery-9"  # pragma: allowlist secret
-    registered = api.post("/api/auth/register", json={"email": email, "password": password, "first_name": "Ada"})
-    assert registered.status_code == 201, registered.text
-    tokens = api.post("/api/auth/login", json={"email": email, "password": password})
-    assert tokens.status_code == 200, tokens.text
-    return {"Authorization": f"Bearer {tokens.json()['access']}"}
-
-
 def _stock(api: httpx.Client, product_id: str) -> int:
     return int(api.get(f"/api/products/{product_id}").json()["stock"])
 
@@ -121,7 +108,7 @@ def test_a_customer_buys_and_cancels_over_https_through_caddy(stack: Stack) -> N
         assert products, f"the demo catalog has nothing in stock: {catalog.text[:500]}"
         product = api.get(f"/api/products/{products[0]['id']}").json()
         before = int(product["stock"])
-        auth = _register(api)
+        auth = register_customer(api, prefix="stack", first_name="Ada").auth
 
         # when: one unit goes into the cart and is checked out
         added = api.post("/api/cart/items", json={"product_id": product["id"], "quantity": 1}, headers=auth)

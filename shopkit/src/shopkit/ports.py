@@ -72,6 +72,15 @@ class Ports:
         """Field name -> port."""
         return dataclasses.asdict(self)
 
+    def worker_metrics(self) -> dict[str, int]:
+        """The processes without an HTTP server of their own (gRPC server, relays, consumers, orders' expirer)
+        by their name in make run and compose (`products-grpc`, `users-relay`, ...) -> their /metrics port."""
+        return {
+            name.removesuffix("_metrics").replace("_", "-"): port
+            for name, port in self.all().items()
+            if name.endswith("_metrics")
+        }
+
     def service(self, name: str) -> int:
         """The HTTP port of `name`: gateway, users, products, orders or carts."""
         if name not in {"gateway", "users", "products", "orders", "carts"}:
