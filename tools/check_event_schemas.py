@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             stale.unlink()
         for name, text in generated.items():
             (directory / name).write_text(text)
-        print(f"wrote {len(generated)} files to {EVENTS_DIR}")
+        sys.stdout.write(f"wrote {len(generated)} files to {EVENTS_DIR}\n")
         return 0
     ref = base_ref(root)
     problems = [
@@ -109,9 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         *(f"incompatible with {ref}: {p}" for p in compatibility_problems(published_schemas(root, ref), generated)),
     ]
     for problem in problems:
-        print(f"check_event_schemas: {problem}", file=sys.stderr)
+        sys.stderr.write(f"check_event_schemas: {problem}\n")
     if not problems:
-        print(f"event schemas: {len(generated)} files fresh, published versions compatible with {ref}")
+        sys.stdout.write(f"event schemas: {len(generated)} files fresh, published versions compatible with {ref}\n")
     return 1 if problems else 0
 
 
